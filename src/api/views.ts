@@ -1,0 +1,158 @@
+// Docker API shapes of our domain records (ContainerInspect, ContainerSummary, ImageInspect, ImageSummary).
+import path from 'node:path';
+import type { ContainerRecord } from '../containers/types.ts';
+import { ZERO_TIME } from '../containers/types.ts';
+import type { ImageRecord, ImageStore } from '../images/store.ts';
+import { familiarName } from '../images/reference.ts';
+import { humanDuration } from '../lib/units.ts';
+
+const HOST_CONFIG_DEFAULTS = {
+  Binds: null, ContainerIDFile: '', LogConfig: { Type: 'json-file', Config: {} }, NetworkMode: 'bridge', PortBindings: {},
+  RestartPolicy: { Name: 'no', MaximumRetryCount: 0 }, AutoRemove: false, VolumeDriver: '', VolumesFrom: null,
+  ConsoleSize: [0, 0], CapAdd: null, CapDrop: null, CgroupnsMode: 'host', Dns: [], DnsOptions: [], DnsSearch: [],
+  ExtraHosts: null, GroupAdd: null, IpcMode: 'private', Cgroup: '', Links: null, OomScoreAdj: 0, PidMode: '',
+  Privileged: false, PublishAllPorts: false, ReadonlyRootfs: false, SecurityOpt: null, UTSMode: '', UsernsMode: '',
+  ShmSize: 67108864, Runtime: 'crun', Isolation: '', CpuShares: 0, Memory: 0, NanoCpus: 0, CgroupParent: '',
+  BlkioWeight: 0, BlkioWeightDevice: [], BlkioDeviceReadBps: [], BlkioDeviceWriteBps: [], BlkioDeviceReadIOps: [],
+  BlkioDeviceWriteIOps: [], CpuPeriod: 0, CpuQuota: 0, CpuRealtimePeriod: 0, CpuRealtimeRuntime: 0, CpusetCpus: '',
+  CpusetMems: '', Devices: [], DeviceCgroupRules: null, DeviceRequests: null, MemoryReservation: 0, MemorySwap: 0,
+  MemorySwappiness: null, OomKillDisable: null, PidsLimit: null, Ulimits: [], CpuCount: 0, CpuPercent: 0,
+  IOMaximumIOps: 0, IOMaximumBandwidth: 0, MaskedPaths: null, ReadonlyPaths: null,
+};
+
+export function containerInspect(c: ContainerRecord, images: ImageStore, dataRoot: string): Record<string, unknown> {
+  const img = images.get(c.Image);
+  const layerDirs = img ? images.chainIdsOf(img).reverse().map((ch) => images.layers.diffDir(ch)) : [];
+  const base = path.join(dataRoot, 'containers', c.ID, 'fs');
+  return {
+    Id: c.ID,
+    Created: c.Created,
+    Path: c.Path,
+    Args: c.Args,
+    State: c.State,
+    Image: c.Image,
+    ResolvConfPath: c.ResolvConfPath,
+    HostnamePath: c.HostnamePath,
+    HostsPath: c.HostsPath,
+    LogPath: c.LogPath,
+    Name: c.Name,
+    RestartCount: c.RestartCount,
+    Driver: 'overlay2',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: { ...HOST_CONFIG_DEFAULTS, ...c.HostConfig },
+    GraphDriver: {
+      Data: { LowerDir: layerDirs.join(':'), MergedDir: path.join(base, 'merged'), UpperDir: path.join(base, 'upper'), WorkDir: path.join(base, 'work') },
+      Name: 'overlay2',
+    },
+    Mounts: [],
+    Config: c.Config,
+    NetworkSettings: {
+      Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, HairpinMode: false, LinkLocalIPv6Address: '',
+      LinkLocalIPv6PrefixLen: 0, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '',
+      GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
+      Networks: {},
+    },
+  };
+}
+
+// Docker's State.String(), the STATUS column of `docker ps`.
+export function statusText(c: ContainerRecord, now = Date.now()): string {
+  const s = c.State;
+  if (s.Running) return `Up ${humanDuration(now - Date.parse(s.StartedAt))}${s.Paused ? ' (Paused)' : ''}`;
+  if (s.Status === 'removing') return 'Removal In Progress';
+  if (s.Status === 'dead') return 'Dead';
+  if (s.StartedAt === ZERO_TIME) return 'Created';
+  if (s.FinishedAt === ZERO_TIME) return '';
+  return `Exited (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
+}
+
+export function containerSummary(c: ContainerRecord): Record<string, unknown> {
+  const cmd = [c.Path, ...c.Args].map((a) => (/\s/.test(a) ? a : a)).join(' ');
+  return {
+    Id: c.ID,
+    Names: [c.Name],
+    Image: c.Config.Image,
+    ImageID: c.Image,
+    Command: cmd,
+    Created: Math.floor(Date.parse(c.Created) / 1000),
+    Ports: [],
+    Labels: c.Config.Labels ?? {},
+    State: c.State.Status,
+    Status: statusText(c),
+    HostConfig: { NetworkMode: c.HostConfig.NetworkMode },
+    NetworkSettings: { Networks: {} },
+    Mounts: [],
+  };
+}
+
+function created(rec: ImageRecord): string {
+  return rec.config.created ?? ZERO_TIME;
+}
+
+export function imageInspect(rec: ImageRecord, images: ImageStore): Record<string, unknown> {
+  const chains = images.chainIdsOf(rec);
+  const dirs = chains.map((c) => images.layers.diffDir(c)).reverse();
+  return {
+    Id: rec.id,
+    RepoTags: images.tagsOf(rec.id).map(familiarName),
+    RepoDigests: rec.repoDigests.map(familiarName),
+    Parent: rec.parent ?? '',
+    Comment: rec.config.comment ?? '',
+    Created: created(rec),
+    DockerVersion: rec.config.docker_version ?? '',
+    Author: rec.config.author ?? '',
+    Config: { Env: null, Cmd: null, Image: '', Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null, ...(rec.config.config ?? {}) },
+    Architecture: rec.config.architecture,
+    ...(rec.config.variant ? { Variant: rec.config.variant } : {}),
+    Os: rec.config.os,
+    Size: rec.size,
+    GraphDriver: {
+      Data: dirs.length ? { MergedDir: '', UpperDir: dirs[0], WorkDir: '', LowerDir: dirs.slice(1).join(':') || undefined } : {},
+      Name: 'overlay2',
+    },
+    RootFS: { Type: 'layers', Layers: rec.config.rootfs.diff_ids },
+    Metadata: { LastTagTime: rec.lastTagTime ?? ZERO_TIME },
+  };
+}
+
+export function imageSummary(rec: ImageRecord, images: ImageStore, containers: number): Record<string, unknown> {
+  return {
+    Id: rec.id,
+    ParentId: rec.parent ?? '',
+    RepoTags: images.tagsOf(rec.id).map(familiarName),
+    RepoDigests: rec.repoDigests.map(familiarName),
+    Created: Math.floor(Date.parse(created(rec)) / 1000) || 0,
+    Size: rec.size,
+    SharedSize: -1,
+    Labels: rec.config.config?.Labels ?? {},
+    Containers: containers,
+  };
+}
+
+export function imageHistory(rec: ImageRecord, images: ImageStore): Record<string, unknown>[] {
+  const hist = rec.config.history ?? [];
+  const chains = images.chainIdsOf(rec);
+  const out: Record<string, unknown>[] = [];
+  let layer = chains.length - 1;
+  for (let i = hist.length - 1; i >= 0; i--) {
+    const h = hist[i];
+    let size = 0;
+    if (!h.empty_layer && layer >= 0) {
+      size = images.layers.get(chains[layer])?.size ?? 0;
+      layer--;
+    }
+    out.push({
+      Id: out.length === 0 ? rec.id : '<missing>',
+      Created: Math.floor(Date.parse(h.created ?? created(rec)) / 1000) || 0,
+      CreatedBy: h.created_by ?? '',
+      Tags: out.length === 0 ? images.tagsOf(rec.id).map(familiarName) : null,
+      Size: size,
+      Comment: h.comment ?? '',
+    });
+  }
+  return out;
+}

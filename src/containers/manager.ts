@@ -1,0 +1,617 @@
+// Container lifecycle: create, start, stop, kill, wait, remove, logs and attach. Containers run under
+// berth-shim, so they outlive berthd; on start-up we reconnect to every shim that is still there.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { promises as fsp, existsSync, readFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { ImageStore, ImageRecord } from '../images/store.ts';
+import { familiarName } from '../images/reference.ts';
+import { unmount, isMounted } from '../layers/snapshots.ts';
+import { resolveInRoot } from '../layers/archive.ts';
+import { buildSpec, effectiveCaps } from '../runtime/spec.ts';
+import type { DockerProfile } from '../runtime/seccomp.ts';
+import { cgroupPath } from '../runtime/cgroups.ts';
+import { spawnShim, shimCommand, shimWait, shimSimple, runtimeError, type ExitRecord } from '../runtime/shim.ts';
+import { writeJsonAtomic, readJson, writeFileAtomic } from '../lib/fsutil.ts';
+import { BerthError, conflict, invalidParameter, notFound, notModified, isErrno } from '../lib/errors.ts';
+import { randomName, NAME_RE } from './names.ts';
+import { parseSignal } from './signals.ts';
+import { resolveUser } from './user.ts';
+import { newState, ZERO_TIME, type ContainerRecord, type AnyObj } from './types.ts';
+
+export interface RuntimeConfig {
+  runtimes: Record<string, { path: string }>;
+  defaultRuntime: string;
+  nofileLimit: number;
+  cgroupVersion: 1 | 2;
+}
+
+interface PendingAttach {
+  socket: Duplex;
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const MIN_MEMORY = 6 * 1024 * 1024;
+
+export class ContainerManager extends EventEmitter {
+  private byId = new Map<string, ContainerRecord>();
+  private pendingAttach = new Map<string, PendingAttach[]>();
+  private starting = new Set<string>();
+  readonly dataDir: string;
+  readonly execDir: string;
+
+  private readonly root: { data: string; exec: string };
+  private readonly images: ImageStore;
+  private readonly rt: RuntimeConfig;
+
+  constructor(root: { data: string; exec: string }, images: ImageStore, rt: RuntimeConfig) {
+    super();
+    this.root = root;
+    this.images = images;
+    this.rt = rt;
+    this.dataDir = path.join(root.data, 'containers');
+    this.execDir = path.join(root.exec, 'c');
+  }
+
+  // ---- state on disk -------------------------------------------------------------------------
+
+  private dir(id: string): string {
+    return path.join(this.dataDir, id);
+  }
+
+  stateDir(id: string): string {
+    return path.join(this.execDir, id);
+  }
+
+  private async save(c: ContainerRecord): Promise<void> {
+    await writeJsonAtomic(path.join(this.dir(c.ID), 'container.json'), c);
+  }
+
+  async init(): Promise<void> {
+    mkdirSync(this.dataDir, { recursive: true, mode: 0o710 });
+    mkdirSync(this.execDir, { recursive: true, mode: 0o700 });
+    for (const id of await fsp.readdir(this.dataDir)) {
+      const c = await readJson<ContainerRecord>(path.join(this.dir(id), 'container.json'));
+      if (!c) {
+        await fsp.rm(this.dir(id), { recursive: true, force: true });
+        continue;
+      }
+      this.byId.set(c.ID, c);
+    }
+    await Promise.all([...this.byId.values()].map((c) => this.reconcile(c)));
+  }
+
+  // After a daemon restart: a running container either still has its shim (reattach) or exited meanwhile
+  // (the shim left exit.json behind).
+  private async reconcile(c: ContainerRecord): Promise<void> {
+    if (!c.State.Running) return;
+    try {
+      const reply = await shimSimple(this.stateDir(c.ID), 'state');
+      if (reply.startsWith('running') || reply.startsWith('created')) {
+        this.watchExit(c);
+        return;
+      }
+    } catch { /* no shim: it is gone */ }
+    await this.recordExit(c, await this.readExitFile(c.ID));
+  }
+
+  private async readExitFile(id: string): Promise<ExitRecord> {
+    const rec = await readJson<ExitRecord>(path.join(this.stateDir(id), 'exit.json'));
+    return rec ?? { exitCode: 255, signal: 0, finishedAt: new Date().toISOString() };
+  }
+
+  // ---- lookup ---------------------------------------------------------------------------------
+
+  all(): ContainerRecord[] {
+    return [...this.byId.values()];
+  }
+
+  tryGet(ref: string): ContainerRecord | undefined {
+    const full = this.byId.get(ref);
+    if (full) return full;
+    const name = ref.startsWith('/') ? ref : `/${ref}`;
+    for (const c of this.byId.values()) if (c.Name === name) return c;
+    if (/^[a-f0-9]+$/.test(ref)) {
+      const m = [...this.byId.values()].filter((c) => c.ID.startsWith(ref));
+      if (m.length > 1) throw new BerthError('invalid-parameter', `multiple IDs found with provided prefix: ${ref}`);
+      return m[0];
+    }
+    return undefined;
+  }
+
+  get(ref: string): ContainerRecord {
+    const c = this.tryGet(ref);
+    if (!c) throw notFound(`No such container: ${ref}`);
+    return c;
+  }
+
+  usersOfImage(imageId: string): { id: string; running: boolean }[] {
+    return this.all().filter((c) => c.Image === imageId).map((c) => ({ id: c.ID, running: c.State.Running }));
+  }
+
+  layerInUse(chainId: string): boolean {
+    for (const c of this.byId.values()) {
+      const img = this.images.get(c.Image);
+      if (img && this.images.chainIdsOf(img).includes(chainId)) return true;
+      if (!img && c.TopLayer === chainId) return true;
+    }
+    return false;
+  }
+
+  // ---- create ---------------------------------------------------------------------------------
+
+  async create(body: AnyObj, name: string | undefined, opts: { platform?: string } = {}): Promise<{ Id: string; Warnings: string[] }> {
+    if (typeof body !== 'object' || body === null) throw invalidParameter('config cannot be empty in order to create a container');
+    if (!body.Image) throw invalidParameter('invalid reference format');
+    void opts;
+    if (name !== undefined && name !== '') {
+      if (!NAME_RE.test(name)) throw invalidParameter(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      const existing = this.tryGetByName(name);
+      if (existing) {
+        throw conflict(`Conflict. The container name "/${name.replace(/^\//, '')}" is already in use by container "${existing.ID}". You have to remove (or rename) that container to be able to reuse that name.`);
+      }
+    }
+    const image = this.images.tryResolve(body.Image);
+    if (!image) throw notFound(`No such image: ${body.Image}`);
+    const hc: AnyObj = { ...(body.HostConfig ?? {}) };
+    const warnings = this.validateHostConfig(hc);
+    const config = this.mergeImageConfig(body, image);
+    if (!config.Entrypoint?.length && !config.Cmd?.length) throw invalidParameter('no command specified');
+
+    const id = randomBytes(32).toString('hex');
+    const finalName = name ? `/${name.replace(/^\//, '')}` : `/${randomName((n) => !!this.tryGetByName(n))}`;
+    if (!config.Hostname) config.Hostname = hc.NetworkMode === 'host' ? os.hostname() : id.slice(0, 12);
+    const [pathArg, ...args] = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])];
+    const dir = this.dir(id);
+    const c: ContainerRecord = {
+      ID: id,
+      Name: finalName,
+      Created: new Date().toISOString(),
+      Path: pathArg,
+      Args: args,
+      Config: config,
+      HostConfig: hc,
+      Image: image.id,
+      State: newState(),
+      RestartCount: 0,
+      LogPath: path.join(dir, `${id}-json.log`),
+      ResolvConfPath: path.join(dir, 'resolv.conf'),
+      HostnamePath: path.join(dir, 'hostname'),
+      HostsPath: path.join(dir, 'hosts'),
+      TopLayer: this.images.topLayer(image),
+      NetworkMode: hc.NetworkMode,
+    };
+    await fsp.mkdir(path.join(dir, 'fs', 'upper'), { recursive: true, mode: 0o755 });
+    await fsp.mkdir(path.join(dir, 'fs', 'work'), { recursive: true, mode: 0o700 });
+    await fsp.mkdir(path.join(dir, 'fs', 'merged'), { recursive: true, mode: 0o755 });
+    await this.writeEtcFiles(c);
+    this.byId.set(id, c);
+    try {
+      await this.save(c);
+    } catch (err) {
+      this.byId.delete(id);
+      await fsp.rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+    this.emit('event', 'create', c);
+    return { Id: id, Warnings: warnings };
+  }
+
+  private tryGetByName(name: string): ContainerRecord | undefined {
+    const n = name.startsWith('/') ? name : `/${name}`;
+    for (const c of this.byId.values()) if (c.Name === n) return c;
+    return undefined;
+  }
+
+  private validateHostConfig(hc: AnyObj): string[] {
+    const warnings: string[] = [];
+    const num = (k: string) => {
+      const v = hc[k];
+      if (v !== undefined && v !== null && typeof v !== 'number') throw invalidParameter(`invalid ${k}: must be a number`);
+      return (v as number | undefined) ?? 0;
+    };
+    const memory = num('Memory');
+    if (memory < 0) throw invalidParameter('invalid memory limit: must be a positive number');
+    if (memory > 0 && memory < MIN_MEMORY) throw invalidParameter('Minimum memory limit allowed is 6MB');
+    const swap = num('MemorySwap');
+    if (memory > 0 && swap > 0 && swap < memory) throw invalidParameter('Minimum memoryswap limit should be larger than memory limit, see usage');
+    if (memory === 0 && swap > 0) throw invalidParameter('You should always set the Memory limit when using Memoryswap limit, see usage');
+    const cpus = os.cpus().length;
+    const nano = num('NanoCpus');
+    if (nano < 0 || nano > cpus * 1e9) throw invalidParameter(`Range of CPUs is from 0.01 to ${cpus}.00, as there are only ${cpus} CPUs available`);
+    if (nano > 0 && (num('CpuQuota') > 0 || num('CpuPeriod') > 0)) throw invalidParameter('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+    if (num('CpuShares') < 0) throw invalidParameter('invalid CPU shares: must be a positive number');
+    const pids = hc.PidsLimit;
+    if (pids !== undefined && pids !== null && typeof pids !== 'number') throw invalidParameter('invalid PidsLimit');
+    if (hc.CpusetCpus && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(hc.CpusetCpus)) throw invalidParameter(`Invalid value ${hc.CpusetCpus} for cpuset cpus`);
+    const mode = (hc.NetworkMode as string | undefined) || 'default';
+    hc.NetworkMode = mode === 'default' ? 'bridge' : mode;
+    if (!['bridge', 'host', 'none'].includes(hc.NetworkMode)) {
+      if (hc.NetworkMode.startsWith('container:')) throw new BerthError('not-implemented', 'network mode container: is not supported yet');
+      throw notFound(`network ${hc.NetworkMode} not found`);
+    }
+    const rp = hc.RestartPolicy ?? { Name: 'no' };
+    if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(rp.Name ?? '')) throw invalidParameter(`invalid restart policy: unknown policy '${rp.Name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+    if (rp.MaximumRetryCount && rp.Name !== 'on-failure') throw invalidParameter(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+    if (hc.AutoRemove && rp.Name && rp.Name !== 'no') throw invalidParameter("conflicting options: cannot specify both --restart and --rm");
+    hc.RestartPolicy = { Name: rp.Name || 'no', MaximumRetryCount: rp.MaximumRetryCount ?? 0 };
+    effectiveCaps(hc.CapAdd ?? [], hc.CapDrop ?? [], !!hc.Privileged); // validates the names
+    for (const opt of hc.SecurityOpt ?? []) this.parseSecurityOpt(String(opt));
+    const runtime = hc.Runtime || this.rt.defaultRuntime;
+    if (!this.rt.runtimes[runtime]) throw invalidParameter(`unknown or invalid runtime name: ${runtime}`);
+    hc.Runtime = runtime;
+    hc.LogConfig ??= { Type: 'json-file', Config: {} };
+    if (hc.LogConfig.Type && hc.LogConfig.Type !== 'json-file') throw invalidParameter(`logging driver ${hc.LogConfig.Type} is not supported; only json-file`);
+    hc.LogConfig.Type = 'json-file';
+    hc.LogConfig.Config ??= {};
+    return warnings;
+  }
+
+  private parseSecurityOpt(opt: string): { seccomp?: 'unconfined' | DockerProfile; noNewPrivileges?: boolean } {
+    const i = opt.search(/[=:]/);
+    const key = i < 0 ? opt : opt.slice(0, i);
+    const value = i < 0 ? '' : opt.slice(i + 1);
+    if (key === 'no-new-privileges') return { noNewPrivileges: value === '' || value === 'true' };
+    if (key === 'seccomp') {
+      if (value === 'unconfined') return { seccomp: 'unconfined' };
+      try {
+        return { seccomp: JSON.parse(value) as DockerProfile };
+      } catch {
+        throw invalidParameter(`invalid --security-opt: seccomp profile is not valid JSON (the CLI sends the file's content)`);
+      }
+    }
+    if (key === 'apparmor' || key === 'label') return {};
+    throw invalidParameter(`invalid --security-opt 1: "${opt}"`);
+  }
+
+  private mergeImageConfig(body: AnyObj, image: ImageRecord): AnyObj {
+    const ic = image.config.config ?? {};
+    const cfg: AnyObj = {
+      Hostname: body.Hostname ?? '',
+      Domainname: body.Domainname ?? '',
+      User: body.User || ic.User || '',
+      AttachStdin: !!body.AttachStdin,
+      AttachStdout: !!body.AttachStdout,
+      AttachStderr: !!body.AttachStderr,
+      ExposedPorts: body.ExposedPorts ?? ic.ExposedPorts ?? undefined,
+      Tty: !!body.Tty,
+      OpenStdin: !!body.OpenStdin,
+      StdinOnce: !!body.StdinOnce,
+      Env: mergeEnv(ic.Env ?? [], body.Env ?? []),
+      Cmd: body.Cmd ?? null,
+      Image: body.Image,
+      Volumes: body.Volumes ?? ic.Volumes ?? null,
+      WorkingDir: body.WorkingDir || ic.WorkingDir || '',
+      Entrypoint: body.Entrypoint ?? null,
+      OnBuild: null,
+      Labels: { ...(ic.Labels ?? {}), ...(body.Labels ?? {}) },
+    };
+    if (typeof cfg.Cmd === 'string') cfg.Cmd = [cfg.Cmd];
+    if (typeof cfg.Entrypoint === 'string') cfg.Entrypoint = [cfg.Entrypoint];
+    // Docker: an explicit entrypoint (even "") discards the image's CMD unless a command is given too.
+    if (body.Entrypoint === undefined || body.Entrypoint === null) {
+      cfg.Entrypoint = ic.Entrypoint ?? null;
+      if (!cfg.Cmd || cfg.Cmd.length === 0) cfg.Cmd = ic.Cmd ?? null;
+    } else if (Array.isArray(cfg.Entrypoint) && cfg.Entrypoint.length === 1 && cfg.Entrypoint[0] === '') {
+      cfg.Entrypoint = null;
+    }
+    if (body.StopSignal || ic.StopSignal) cfg.StopSignal = body.StopSignal || ic.StopSignal;
+    if (body.StopTimeout !== undefined) cfg.StopTimeout = body.StopTimeout;
+    if (body.Healthcheck || ic.Healthcheck) cfg.Healthcheck = body.Healthcheck ?? ic.Healthcheck;
+    if (body.NetworkDisabled) cfg.NetworkDisabled = true;
+    return cfg;
+  }
+
+  private async writeEtcFiles(c: ContainerRecord): Promise<void> {
+    const hostname = c.Config.Hostname as string;
+    const host = c.HostConfig.NetworkMode === 'host';
+    const hosts = host ? readFileSync('/etc/hosts', 'utf8')
+      : ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix',
+        'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters', ...(c.HostConfig.ExtraHosts ?? []).map((h: string) => {
+          const i = h.indexOf(':');
+          return `${h.slice(i + 1)}\t${h.slice(0, i)}`;
+        }), ''].join('\n');
+    let resolv = '';
+    try {
+      resolv = readFileSync('/etc/resolv.conf', 'utf8');
+    } catch { /* no host resolver config */ }
+    if (!host) {
+      // Like Docker: loopback resolvers are unreachable from a container's own network namespace.
+      resolv = resolv.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l)).join('\n');
+      const dns: string[] = c.HostConfig.Dns ?? [];
+      if (dns.length) resolv = resolv.split('\n').filter((l) => !/^\s*nameserver/.test(l)).concat(dns.map((d) => `nameserver ${d}`)).join('\n') + '\n';
+    }
+    await writeFileAtomic(c.HostsPath, hosts);
+    await writeFileAtomic(c.HostnamePath, `${hostname}\n`);
+    await writeFileAtomic(c.ResolvConfPath, resolv);
+  }
+
+  // ---- start ----------------------------------------------------------------------------------
+
+  async start(ref: string): Promise<void> {
+    const c = this.get(ref);
+    if (c.State.Running) throw notModified();
+    if (this.starting.has(c.ID)) throw conflict(`container ${c.ID} is already starting`);
+    if (c.State.Status === 'removing') throw conflict(`container is marked for removal and cannot be started`);
+    this.starting.add(c.ID);
+    try {
+      await this.startLocked(c);
+    } finally {
+      this.starting.delete(c.ID);
+    }
+  }
+
+  private fsDirs(c: ContainerRecord) {
+    const base = path.join(this.dir(c.ID), 'fs');
+    return { upper: path.join(base, 'upper'), work: path.join(base, 'work'), merged: path.join(base, 'merged') };
+  }
+
+  private async startLocked(c: ContainerRecord): Promise<void> {
+    const dirs = this.fsDirs(c);
+    const sd = this.stateDir(c.ID);
+    try {
+      if (!isMounted(dirs.merged)) this.images.layers.mountOverlay(c.TopLayer, dirs);
+      await fsp.rm(sd, { recursive: true, force: true });
+      await fsp.mkdir(sd, { recursive: true, mode: 0o700 });
+      const spec = await this.buildContainerSpec(c, dirs.merged);
+      await fsp.writeFile(path.join(sd, 'config.json'), JSON.stringify(spec));
+      const hc = c.HostConfig;
+      const runtime = this.rt.runtimes[hc.Runtime] ?? this.rt.runtimes[this.rt.defaultRuntime];
+      const pid = await spawnShim({
+        id: c.ID, bundle: sd, stateDir: sd, runtime: runtime.path, runtimeRoot: path.join(this.root.exec, 'runtime'),
+        logFile: c.LogPath, tty: !!c.Config.Tty, stdin: !!c.Config.OpenStdin, stdinOnce: !!c.Config.StdinOnce,
+      });
+      const attaches = this.pendingAttach.get(c.ID) ?? [];
+      this.pendingAttach.delete(c.ID);
+      await Promise.all(attaches.map((a) => this.connectAttach(c, a)));
+      const reply = await shimSimple(sd, 'start').catch((e: Error) => { throw runtimeError(e.message); });
+      void reply;
+      c.State = { ...c.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: c.State.FinishedAt };
+      await this.save(c);
+      this.watchExit(c);
+      this.emit('event', 'start', c);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      c.State.Error = msg;
+      c.State.ExitCode = /not found|no such file/i.test(msg) ? 127 : /permission denied/i.test(msg) ? 126 : 128;
+      await this.save(c).catch(() => {});
+      unmount(dirs.merged);
+      for (const a of this.pendingAttach.get(c.ID) ?? []) a.socket.destroy();
+      this.pendingAttach.delete(c.ID);
+      throw err;
+    }
+  }
+
+  private async buildContainerSpec(c: ContainerRecord, rootfs: string): Promise<Record<string, unknown>> {
+    const hc = c.HostConfig;
+    const cfg = c.Config;
+    const user = await resolveUser(rootfs, cfg.User, hc.GroupAdd ?? []);
+    const args = [c.Path, ...c.Args];
+    await this.checkExecutable(rootfs, args[0]);
+    const cwd = cfg.WorkingDir || '/';
+    if (cfg.WorkingDir) {
+      // Docker creates a missing working directory, owned by the container's user.
+      const p = await resolveInRoot(rootfs, cwd);
+      if (!existsSync(p)) {
+        await fsp.mkdir(p, { recursive: true, mode: 0o755 });
+        await fsp.chown(p, user.uid, user.gid).catch(() => {});
+      }
+    }
+    const env = [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${cfg.Hostname}`];
+    if (cfg.Tty) env.push('TERM=xterm');
+    const finalEnv = mergeEnv(env, cfg.Env ?? []);
+    if (!finalEnv.some((e) => e.startsWith('HOME='))) finalEnv.push(`HOME=${user.home}`);
+    let seccomp: 'default' | 'unconfined' | DockerProfile = 'default';
+    let noNewPrivileges = false;
+    for (const opt of hc.SecurityOpt ?? []) {
+      const o = this.parseSecurityOpt(String(opt));
+      if (o.seccomp) seccomp = o.seccomp;
+      if (o.noNewPrivileges !== undefined) noNewPrivileges = o.noNewPrivileges;
+    }
+    const caps = effectiveCaps(hc.CapAdd ?? [], hc.CapDrop ?? [], !!hc.Privileged);
+    return buildSpec({
+      id: c.ID, cgroupsPath: cgroupPath(c.ID), rootfs, readonlyRootfs: !!hc.ReadonlyRootfs, args, env: finalEnv, cwd,
+      uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, terminal: !!cfg.Tty, hostname: cfg.Hostname,
+      caps, privileged: !!hc.Privileged, noNewPrivileges, seccomp,
+      hostNetwork: hc.NetworkMode === 'host', hostPid: hc.PidMode === 'host', hostIpc: hc.IpcMode === 'host',
+      etcFiles: { hosts: c.HostsPath, hostname: c.HostnamePath, resolvConf: c.ResolvConfPath },
+      memory: hc.Memory || undefined, memorySwap: hc.MemorySwap || undefined, memoryReservation: hc.MemoryReservation || undefined,
+      nanoCpus: hc.NanoCpus || undefined, cpuShares: hc.CpuShares || undefined, cpuPeriod: hc.CpuPeriod || undefined,
+      cpuQuota: hc.CpuQuota || undefined, cpusetCpus: hc.CpusetCpus || undefined, cpusetMems: hc.CpusetMems || undefined,
+      pidsLimit: hc.PidsLimit || undefined, shmSize: hc.ShmSize || undefined, nofileLimit: this.rt.nofileLimit,
+      ulimits: hc.Ulimits ?? undefined, oomScoreAdj: hc.OomScoreAdj || undefined, sysctls: hc.Sysctls ?? undefined,
+      extraMounts: (hc.Tmpfs ? Object.entries(hc.Tmpfs as Record<string, string>) : []).map(([dst, o]) => ({
+        destination: dst, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(o ? o.split(',') : [])],
+      })),
+    });
+  }
+
+  // runc and crun disagree on how to report a non-executable path; Docker users expect "permission denied"
+  // (exit 126) for a directory or a file without x bits, and "no such file or directory" (127) for none.
+  private async checkExecutable(rootfs: string, prog: string): Promise<void> {
+    if (!prog.includes('/')) return;
+    const p = await resolveInRoot(rootfs, prog);
+    let st;
+    try {
+      st = await fsp.stat(p);
+    } catch {
+      throw runtimeError(`runc create failed: unable to start container process: exec: "${prog}": stat ${prog}: no such file or directory`);
+    }
+    if (st.isDirectory() || (st.mode & 0o111) === 0) {
+      throw runtimeError(`runc create failed: unable to start container process: exec: "${prog}": permission denied`);
+    }
+  }
+
+  // ---- exit -----------------------------------------------------------------------------------
+
+  private watchExit(c: ContainerRecord): void {
+    const sd = this.stateDir(c.ID);
+    shimWait(sd)
+      .then((rec) => this.recordExit(c, rec))
+      .catch(async () => this.recordExit(c, await this.readExitFile(c.ID)))
+      .catch((err) => this.emit('error', err));
+  }
+
+  private async recordExit(c: ContainerRecord, rec: ExitRecord): Promise<void> {
+    if (!c.State.Running) return;
+    c.State = { ...c.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: rec.exitCode, FinishedAt: rec.finishedAt };
+    unmount(this.fsDirs(c).merged);
+    await fsp.rm(this.stateDir(c.ID), { recursive: true, force: true });
+    if (this.byId.has(c.ID)) await this.save(c);
+    this.emit('event', 'die', c);
+    this.emit(`exit:${c.ID}`, rec.exitCode);
+    if (c.HostConfig.AutoRemove && this.byId.has(c.ID)) await this.remove(c.ID, { force: true, volumes: true }).catch(() => {});
+  }
+
+  // ---- stop / kill ----------------------------------------------------------------------------
+
+  async kill(ref: string, signal?: string): Promise<void> {
+    const c = this.get(ref);
+    const sig = parseSignal(signal, 'SIGKILL');
+    if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`);
+    try {
+      process.kill(c.State.Pid, sig);
+    } catch (err) {
+      if (!isErrno(err, 'ESRCH')) throw err;
+    }
+  }
+
+  private exited(c: ContainerRecord, timeoutMs: number): Promise<boolean> {
+    if (!c.State.Running) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = timeoutMs >= 0 ? setTimeout(() => { this.off(`exit:${c.ID}`, done); resolve(false); }, timeoutMs) : undefined;
+      const done = () => { clearTimeout(t); resolve(true); };
+      this.once(`exit:${c.ID}`, done);
+    });
+  }
+
+  async stop(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
+    const c = this.get(ref);
+    if (!c.State.Running) throw notModified();
+    const sig = parseSignal(opts.signal || c.Config.StopSignal, 'SIGTERM');
+    const timeout = opts.timeout ?? c.Config.StopTimeout ?? 10;
+    try {
+      process.kill(c.State.Pid, sig);
+    } catch { /* already gone */ }
+    if (await this.exited(c, timeout < 0 ? -1 : timeout * 1000)) return;
+    try {
+      process.kill(c.State.Pid, 'SIGKILL');
+    } catch { /* already gone */ }
+    await this.exited(c, -1);
+  }
+
+  // ---- wait -----------------------------------------------------------------------------------
+
+  // Registers the wait synchronously (so a wait sent before start sees the exit), resolves later.
+  wait(ref: string, condition: string): Promise<number> {
+    const c = this.get(ref);
+    if (!['', 'not-running', 'next-exit', 'removed'].includes(condition)) throw invalidParameter(`invalid condition: "${condition}"`);
+    if (condition === 'removed') {
+      return new Promise((resolve) => {
+        const onExit = (code: number) => (last = code);
+        let last = c.State.ExitCode;
+        this.on(`exit:${c.ID}`, onExit);
+        this.once(`removed:${c.ID}`, () => { this.off(`exit:${c.ID}`, onExit); resolve(last); });
+      });
+    }
+    if ((condition === '' || condition === 'not-running') && !c.State.Running && !this.starting.has(c.ID)) {
+      return Promise.resolve(c.State.ExitCode);
+    }
+    return new Promise((resolve) => this.once(`exit:${c.ID}`, (code: number) => resolve(code)));
+  }
+
+  // ---- remove ---------------------------------------------------------------------------------
+
+  async remove(ref: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
+    const c = this.get(ref);
+    if (c.State.Running) {
+      if (!opts.force) throw conflict(`cannot remove container "${c.Name}": container is running: stop the container before removing or force remove`);
+      try {
+        process.kill(c.State.Pid, 'SIGKILL');
+      } catch { /* gone */ }
+      await this.exited(c, -1);
+    }
+    if (!this.byId.has(c.ID)) return; // removed meanwhile (AutoRemove)
+    this.byId.delete(c.ID);
+    const dirs = this.fsDirs(c);
+    unmount(dirs.merged);
+    await fsp.rm(this.stateDir(c.ID), { recursive: true, force: true });
+    await fsp.rm(this.dir(c.ID), { recursive: true, force: true });
+    for (const a of this.pendingAttach.get(c.ID) ?? []) a.socket.destroy();
+    this.pendingAttach.delete(c.ID);
+    this.emit('event', 'destroy', c);
+    this.emit(`removed:${c.ID}`);
+  }
+
+  // ---- attach ---------------------------------------------------------------------------------
+
+  // Attaches a hijacked client connection. Before start it is queued and connected to the shim between
+  // `create` and `start`, so no output is missed (docker run attaches first, then starts).
+  async attach(ref: string, socket: Duplex, streams: { stdin: boolean; stdout: boolean; stderr: boolean }): Promise<void> {
+    const c = this.get(ref);
+    const a: PendingAttach = { socket, ...streams };
+    if (c.State.Running && !this.starting.has(c.ID)) {
+      await this.connectAttach(c, a);
+      return;
+    }
+    const list = this.pendingAttach.get(c.ID) ?? [];
+    list.push(a);
+    this.pendingAttach.set(c.ID, list);
+    socket.on('close', () => {
+      const l = this.pendingAttach.get(c.ID);
+      if (l) this.pendingAttach.set(c.ID, l.filter((x) => x !== a));
+    });
+  }
+
+  private async connectAttach(c: ContainerRecord, a: PendingAttach): Promise<void> {
+    const stdin = a.stdin && !!c.Config.OpenStdin;
+    const { reply, socket: shim, rest } = await shimCommand(this.stateDir(c.ID), `attach ${stdin ? 1 : 0} ${a.stdout ? 1 : 0} ${a.stderr ? 1 : 0}`);
+    if (!reply.startsWith('ok')) {
+      shim.destroy();
+      a.socket.destroy();
+      return;
+    }
+    if (rest.length) a.socket.write(rest);
+    shim.pipe(a.socket);
+    shim.resume();
+    if (stdin) {
+      a.socket.pipe(shim);
+    } else {
+      a.socket.resume();
+      a.socket.on('end', () => { /* client closed stdin; keep streaming output */ });
+    }
+    a.socket.on('error', () => shim.destroy());
+    a.socket.on('close', () => shim.destroy());
+    shim.on('error', () => a.socket.destroy());
+  }
+
+  async resize(ref: string, h: number, w: number): Promise<void> {
+    const c = this.get(ref);
+    if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`);
+    if (!c.Config.Tty) return;
+    await shimSimple(this.stateDir(c.ID), `resize ${h} ${w}`);
+  }
+
+  imageName(c: ContainerRecord): string {
+    return c.Config.Image ?? familiarName(c.Image);
+  }
+}
+
+export function mergeEnv(base: string[], over: string[]): string[] {
+  const out = [...base];
+  for (const e of over) {
+    const k = e.split('=')[0];
+    const i = out.findIndex((x) => x.split('=')[0] === k);
+    if (!e.includes('=')) continue; // "-e VAR" without value and unset in the client: Docker drops it
+    if (i >= 0) out[i] = e;
+    else out.push(e);
+  }
+  return out;
+}
+
+export { ZERO_TIME };

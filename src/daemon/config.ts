@@ -1,0 +1,96 @@
+// berthd's flags (dockerd's spelling) and daemon.json (Docker's keys where they exist).
+import { readFileSync, existsSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+
+export interface DaemonConfig {
+  hosts: string[];
+  dataRoot: string;
+  execRoot: string;
+  pidfile: string;
+  configFile: string;
+  defaultRuntime?: string;
+  runtimes: Record<string, { path: string }>;
+  logLevel: string;
+  id: string;
+  raw: Record<string, unknown>;
+}
+
+const USAGE = `Usage:	berthd [OPTIONS]
+
+A container engine that speaks the Docker Engine API
+
+Options:
+      --config-file string      Daemon configuration file (default "/etc/berth/daemon.json")
+      --data-root string        Root directory of persistent Berth state (default "/var/lib/berth")
+      --default-runtime string  Default OCI runtime for containers (default "crun")
+      --exec-root string        Root directory for execution state files (default "/run/berth")
+  -H, --host list               Daemon socket(s) to connect to
+  -l, --log-level string        Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
+  -p, --pidfile string          Path to use for daemon PID file (default "/run/berth.pid")
+  -v, --version                 Print version information and quit
+`;
+
+export class UsageError extends Error {}
+
+export function parseFlags(argv: string[]): DaemonConfig | 'help' | 'version' {
+  const flags: Record<string, string[]> = {};
+  const takes = new Map([['-H', 'host'], ['--host', 'host'], ['--data-root', 'data-root'], ['--exec-root', 'exec-root'],
+    ['--pidfile', 'pidfile'], ['-p', 'pidfile'], ['--config-file', 'config-file'], ['--default-runtime', 'default-runtime'],
+    ['--log-level', 'log-level'], ['-l', 'log-level'], ['--add-runtime', 'add-runtime']]);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-h' || a === '--help') return 'help';
+    if (a === '-v' || a === '--version') return 'version';
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const key = takes.get(name);
+    if (!key) {
+      if (['--live-restore', '--debug', '-D', '--experimental'].includes(name)) continue;
+      throw new UsageError(`unknown flag: ${a}\nSee 'berthd --help'.`);
+    }
+    let v: string;
+    if (a.startsWith('--') && eq > 0) v = a.slice(eq + 1);
+    else {
+      if (i + 1 >= argv.length) throw new UsageError(`flag needs an argument: ${a}\nSee 'berthd --help'.`);
+      v = argv[++i];
+    }
+    (flags[key] ??= []).push(v);
+  }
+  const configFile = flags['config-file']?.[0] ?? '/etc/berth/daemon.json';
+  let raw: Record<string, unknown> = {};
+  if (existsSync(configFile)) {
+    try {
+      raw = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new UsageError(`unable to configure the daemon: ${configFile}: ${(err as Error).message}`);
+    }
+  }
+  // Docker refuses a setting given both as a flag and in the file.
+  for (const [flag, key] of [['host', 'hosts'], ['data-root', 'data-root'], ['exec-root', 'exec-root'], ['pidfile', 'pidfile'], ['default-runtime', 'default-runtime']]) {
+    if (flags[flag] && raw[key] !== undefined) {
+      throw new UsageError(`unable to configure the daemon with file ${configFile}: the following directives are specified both as a flag and in the configuration file: ${key}: (from flag: ${flags[flag].join(', ')}, from file: ${JSON.stringify(raw[key])})`);
+    }
+  }
+  const runtimes: Record<string, { path: string }> = {};
+  for (const [k, v] of Object.entries((raw.runtimes as Record<string, { path: string }>) ?? {})) runtimes[k] = { path: v.path };
+  for (const r of flags['add-runtime'] ?? []) {
+    const [k, p] = r.split('=');
+    runtimes[k] = { path: p };
+  }
+  const hosts = flags.host ?? (raw.hosts as string[] | undefined) ?? ['unix:///run/berth.sock'];
+  for (const h of hosts) if (!h.startsWith('unix://')) throw new UsageError(`only unix:// hosts are supported for now: ${h}`);
+  return {
+    hosts,
+    dataRoot: flags['data-root']?.[0] ?? (raw['data-root'] as string | undefined) ?? '/var/lib/berth',
+    execRoot: flags['exec-root']?.[0] ?? (raw['exec-root'] as string | undefined) ?? '/run/berth',
+    pidfile: flags.pidfile?.[0] ?? (raw.pidfile as string | undefined) ?? '/run/berth.pid',
+    configFile,
+    defaultRuntime: flags['default-runtime']?.[0] ?? (raw['default-runtime'] as string | undefined),
+    runtimes,
+    logLevel: flags['log-level']?.[0] ?? (raw['log-level'] as string | undefined) ?? 'info',
+    id: randomUUID(),
+    raw,
+  };
+}
+
+export { USAGE };

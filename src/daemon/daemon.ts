@@ -1,0 +1,156 @@
+// Composes the domains and owns their lifetimes.
+import { EventEmitter } from 'node:events';
+import { promises as fsp, readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ContentStore } from '../images/content.ts';
+import { ImageStore } from '../images/store.ts';
+import { LayerStore } from '../layers/snapshots.ts';
+import { ContainerManager } from '../containers/manager.ts';
+import { detectCgroups, type CgroupInfo } from '../runtime/cgroups.ts';
+import type { ContainerRecord } from '../containers/types.ts';
+import type { DaemonConfig } from './config.ts';
+import { ENGINE_VERSION } from '../api/router.ts';
+import { goArch, readOsRelease } from '../api/handlers.ts';
+
+export class Daemon {
+  readonly config: DaemonConfig;
+  readonly dataRoot: string;
+  readonly execRoot: string;
+  readonly tmpDir: string;
+  readonly events = new EventEmitter();
+  readonly images: ImageStore;
+  readonly containers: ContainerManager;
+  readonly cgroups: CgroupInfo;
+  readonly runtimes: Record<string, { path: string }>;
+  readonly defaultRuntime: string;
+  readonly warnings: string[] = [];
+
+  constructor(config: DaemonConfig) {
+    this.config = config;
+    this.dataRoot = config.dataRoot;
+    this.execRoot = config.execRoot;
+    this.tmpDir = path.join(this.dataRoot, 'tmp');
+    this.cgroups = detectCgroups();
+    this.warnings.push(...this.cgroups.warnings);
+    this.runtimes = { crun: { path: '/usr/bin/crun' }, runc: { path: '/usr/sbin/runc' }, ...config.runtimes };
+    let dflt = config.defaultRuntime ?? 'crun';
+    if (dflt === 'crun' && !this.cgroups.crunUsable) dflt = 'runc';
+    this.defaultRuntime = dflt;
+    const content = new ContentStore(path.join(this.dataRoot, 'content'));
+    const layers = new LayerStore(path.join(this.dataRoot, 'layers'));
+    this.images = new ImageStore(path.join(this.dataRoot, 'images'), content, layers);
+    const hardNofile = hardNofileLimit();
+    this.containers = new ContainerManager({ data: this.dataRoot, exec: this.execRoot }, this.images, {
+      runtimes: this.runtimes, defaultRuntime: this.defaultRuntime, nofileLimit: hardNofile, cgroupVersion: this.cgroups.version,
+    });
+    this.containers.on('event', (action: string, c: ContainerRecord) => {
+      const attrs: Record<string, string> = { image: c.Config.Image, name: c.Name.slice(1), ...(c.Config.Labels ?? {}) };
+      if (action === 'die') attrs.exitCode = String(c.State.ExitCode);
+      this.emitEvent('container', action, c.ID, attrs);
+    });
+  }
+
+  async init(): Promise<void> {
+    await fsp.mkdir(this.dataRoot, { recursive: true, mode: 0o711 });
+    await fsp.mkdir(this.execRoot, { recursive: true, mode: 0o700 });
+    await fsp.rm(this.tmpDir, { recursive: true, force: true });
+    await fsp.mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+    await this.images.content.init();
+    await this.images.layers.init();
+    await this.images.init();
+    await this.containers.init();
+  }
+
+  emitEvent(type: string, action: string, id: string, attributes: Record<string, string>): void {
+    const now = Date.now();
+    const e: Record<string, unknown> = { Type: type, Action: action, Actor: { ID: id, Attributes: attributes }, scope: 'local', time: Math.floor(now / 1000), timeNano: now * 1e6 };
+    if (type === 'container') Object.assign(e, { status: action, id, from: attributes.image });
+    this.events.emit('event', e);
+  }
+
+  info(): Record<string, unknown> {
+    const cs = this.containers.all();
+    const running = cs.filter((c) => c.State.Running).length;
+    const paused = cs.filter((c) => c.State.Paused).length;
+    return {
+      ID: this.config.id,
+      Containers: cs.length,
+      ContainersRunning: running,
+      ContainersPaused: paused,
+      ContainersStopped: cs.length - running - paused,
+      Images: this.images.all().length,
+      Driver: 'overlay2',
+      DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true'], ['Using metacopy', 'false'], ['Native Overlay Diff', 'true'], ['userxattr', 'false']],
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file'] },
+      MemoryLimit: true,
+      SwapLimit: true,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      IPv4Forwarding: readFirst('/proc/sys/net/ipv4/ip_forward') === '1',
+      Debug: this.config.logLevel === 'debug',
+      NFd: countFds(),
+      OomKillDisable: this.cgroups.version === 1,
+      NGoroutines: 1,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'json-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: String(this.cgroups.version),
+      NEventsListener: this.events.listenerCount('event'),
+      KernelVersion: os.release(),
+      OperatingSystem: readOsRelease(),
+      OSVersion: '',
+      OSType: 'linux',
+      Architecture: os.machine(),
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: { AllowNondistributableArtifactsCIDRs: null, AllowNondistributableArtifactsHostnames: null, InsecureRegistryCIDRs: ['127.0.0.0/8', '::1/128'], IndexConfigs: {}, Mirrors: [] },
+      NCPU: os.cpus().length,
+      MemTotal: os.totalmem(),
+      GenericResources: null,
+      DockerRootDir: this.dataRoot,
+      HttpProxy: '',
+      HttpsProxy: '',
+      NoProxy: '',
+      Name: os.hostname(),
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: ENGINE_VERSION,
+      Runtimes: Object.fromEntries(Object.entries(this.runtimes).map(([k, v]) => [k, { path: v.path }])),
+      DefaultRuntime: this.defaultRuntime,
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: true,
+      Isolation: '',
+      InitBinary: '',
+      ContainerdCommit: { ID: '' },
+      RuncCommit: { ID: '' },
+      InitCommit: { ID: '' },
+      SecurityOptions: ['name=seccomp,profile=builtin', ...(this.cgroups.version === 2 ? ['name=cgroupns'] : [])],
+      Warnings: this.warnings,
+    };
+  }
+}
+
+function readFirst(p: string): string {
+  try {
+    return readFileSync(p, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+function countFds(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return 0;
+  }
+}
+
+function hardNofileLimit(): number {
+  const m = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(readFirst('/proc/self/limits'));
+  if (!m) return 1024;
+  return m[2] === 'unlimited' ? 1048576 : Number(m[2]);
+}

@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { isErrno } from './errors.ts';
+
+function tempName(file: string): string {
+  return path.join(path.dirname(file), `.tmp-${path.basename(file)}-${randomBytes(4).toString('hex')}`);
+}
+
+// Every piece of state is written temp-then-rename so that a crash at any moment leaves either the old or
+// the new content, never a torn file.
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = tempName(file);
+  const fh = await fsp.open(tmp, 'w', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await fsp.rename(tmp, file);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+export function writeFileAtomicSync(file: string, data: string | Uint8Array, mode = 0o644): void {
+  const tmp = tempName(file);
+  writeFileSync(tmp, data, { mode });
+  renameSync(tmp, file);
+}
+
+export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(value));
+}
+
+export async function readJson<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await fsp.readFile(file, 'utf8')) as T;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+}
+
+export function mkdirpSync(dir: string, mode = 0o700): void {
+  mkdirSync(dir, { recursive: true, mode });
+}
+
+// Startup cleanup: temp files left by a crash in the middle of writeFileAtomic.
+export async function removeTempFiles(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return;
+  }
+  await Promise.all(names.filter((n) => n.startsWith('.tmp-')).map((n) => fsp.rm(path.join(dir, n), { recursive: true, force: true })));
+}
