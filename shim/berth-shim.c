@@ -32,8 +32,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
-#define CLIENT_MAX_QUEUE (1 << 20) /* past this, a client's lag pauses the container's output ...      */
-#define STALL_MS 5000              /* ... but only this long; then the client is dropped                */
+#define CLIENT_MAX_QUEUE (1 << 20) /* past this, a lagging client pauses the container's output ... */
+#define STALL_MS 5000              /* ... but only this long; then the client is dropped */
 #define LOG_LINE_MAX 16384         /* Docker splits log lines at 16 KiB too */
 #define CHUNK 16384                /* read size; buffers live on the stack so an idle shim stays small */
 #define DRAIN_MS 2000              /* after the exit, how long the pipes get to reach EOF */
@@ -101,8 +101,7 @@ static int write_all(int fd, const void *p, size_t n) {
 		ssize_t w = write(fd, c, n);
 		if (w < 0 && errno == EINTR) continue;
 		if (w <= 0) return -1;
-		c += w;
-		n -= w;
+		c += w, n -= w;
 	}
 	return 0;
 }
@@ -135,6 +134,11 @@ static off_t file_size(const char *path) {
 	return stat(path, &st) == 0 ? st.st_size : 0;
 }
 
+static void xclose(int *fd) {
+	if (*fd >= 0) close(*fd);
+	*fd = -1;
+}
+
 static void close_from_3(void) {
 	if (close_range(3, ~0U, 0) < 0)
 		for (long fd = 3, max = sysconf(_SC_OPEN_MAX); fd < max; fd++) close(fd);
@@ -160,8 +164,7 @@ static pid_t spawn_rt(const char *const *args, int in, int out, int err) {
 	for (int i = 0; i < 3; i++) dup2(fds[i], i);
 	close_from_3();
 	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	sigemptyset(&none), sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL), signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL), signal(SIGINT, SIG_DFL);
 	execvp(o_runtime, (char **)argv);
 	_exit(127);
@@ -193,10 +196,11 @@ static void json_unquote(const char *s, char *out, size_t size) {
 	for (; *s && *s != '"' && n + 1 < size; s++) {
 		char c = *s;
 		if (c == '\\' && s[1]) {
-			c = *++s;
 			unsigned v = '?';
-			if (c == 'u' && sscanf(s + 1, "%4x", &v) == 1 && strlen(s + 1) >= 4) s += 4;
+			c = *++s;
+			if (c == 'u' && strlen(s + 1) >= 4 && sscanf(s + 1, "%4x", &v) == 1) s += 4;
 			if (c == 'u') c = v >= 0x20 && v < 0x7f ? (char)v : '?';
+			else if (strchr("nrtbf", c)) c = ' ';
 		}
 		out[n++] = (unsigned char)c < 0x20 ? ' ' : c;
 	}
@@ -213,11 +217,11 @@ static void rt_error(off_t from, int st, char *msg, size_t size) {
 	if (end - from > 65536) from = end - 65536;
 	size_t len = end > from ? end - from : 0, got = 0;
 	char *text = malloc(len + 1);
-	for (ssize_t r; text && got < len; got += r)
-		if ((r = pread(fd, text + got, len - got, from + got)) <= 0) {
-			if (r < 0 && errno == EINTR) r = 0;
-			else break;
-		}
+	while (text && got < len) {
+		ssize_t r = pread(fd, text + got, len - got, from + got);
+		if (r > 0) got += r;
+		else if (r == 0 || errno != EINTR) break;
+	}
 	close(fd);
 	if (!text) return;
 	text[got] = 0;
@@ -349,8 +353,7 @@ static void stdin_close(void) {
 		char eof = tcgetattr(infd, &t) == 0 ? (char)t.c_cc[VEOF] : 4;
 		write_all(infd, &eof, 1);
 	}
-	close(infd);
-	infd = -1;
+	xclose(&infd);
 	in_close_pending = 0;
 	buf_free(&inq);
 }
@@ -364,7 +367,7 @@ static void stdin_write(const char *p, size_t n) {
 	if (infd < 0) return;
 	if (!inq.len) {
 		ssize_t w = write(infd, p, n);
-		if (w < 0 && errno != EAGAIN && errno != EINTR) return stdin_close(); /* the container closed it */
+		if (w < 0 && errno != EAGAIN && errno != EINTR) { stdin_close(); return; } /* the container closed it */
 		if (w > 0) p += w, n -= w;
 	}
 	if (n) buf_add(&inq, p, n);
@@ -372,7 +375,7 @@ static void stdin_write(const char *p, size_t n) {
 
 static void stdin_flush(void) {
 	ssize_t w = write(infd, inq.p, inq.len);
-	if (w < 0 && errno != EAGAIN && errno != EINTR) return stdin_close();
+	if (w < 0 && errno != EAGAIN && errno != EINTR) { stdin_close(); return; }
 	if (w > 0) buf_drop(&inq, w);
 	if (!inq.len && in_close_pending) stdin_close();
 }
@@ -392,7 +395,7 @@ static void client_send(struct client *c, const void *p, size_t n) {
 	if (!c->q.len) {
 		ssize_t w;
 		while ((w = send(c->fd, d, n, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && errno == EINTR);
-		if (w < 0 && errno != EAGAIN) return drop(c);
+		if (w < 0 && errno != EAGAIN) { drop(c); return; }
 		if (w > 0) d += w, n -= w;
 	}
 	if (n) buf_add(&c->q, d, n);
@@ -421,18 +424,20 @@ static void broadcast(int s, const char *p, size_t n) {
 }
 
 static void do_start(struct client *c) {
-	char msg[512], line[520];
-	if (started || exited) return reply(c, started ? "error already started\n" : "error container has exited\n");
+	char msg[512], line[520] = "ok\n";
 	const char *args[] = { "start", o_id, NULL };
+	if (started || exited) {
+		reply(c, started ? "error already started\n" : "error container has exited\n");
+		return;
+	}
 	off_t from = file_size(p_rtlog);
 	/* Blocking is fine: start takes a few ms, and output written meanwhile waits in the pipe. */
 	int st = wait_pid(spawn_rt(args, devnull, devnull, devnull));
-	if (st == 0) {
-		started = 1;
-		return reply(c, "ok\n");
+	if (st != 0) {
+		rt_error(from, st, msg, sizeof msg);
+		snprintf(line, sizeof line, "error %s\n", msg);
 	}
-	rt_error(from, st, msg, sizeof msg);
-	snprintf(line, sizeof line, "error %s\n", msg);
+	started = st == 0;
 	reply(c, line);
 }
 
@@ -451,9 +456,9 @@ static void command(struct client *c, const char *rest, size_t restlen) {
 		c->closing = finished;
 	} else if (sscanf(l, "resize %hu %hu", &rows, &cols) == 2) {
 		struct winsize ws = { .ws_row = rows, .ws_col = cols };
-		if (master < 0) return reply(c, "error no tty\n");
+		int r = master < 0 ? (errno = ENOTTY, -1) : ioctl(master, TIOCSWINSZ, &ws);
 		snprintf(line, sizeof line, "error %s\n", strerror(errno));
-		reply(c, ioctl(master, TIOCSWINSZ, &ws) < 0 ? line : "ok\n");
+		reply(c, r < 0 ? line : "ok\n");
 	} else if (!strcmp(l, "closestdin")) {
 		stdin_close_soon();
 		reply(c, "ok\n");
@@ -472,21 +477,18 @@ static void command(struct client *c, const char *rest, size_t restlen) {
 static void client_read(struct client *c) {
 	char buf[CHUNK];
 	ssize_t r = read(c->fd, buf, sizeof buf);
-	if (r < 0) {
-		if (errno != EAGAIN && errno != EINTR) drop(c);
-		return;
-	}
-	if (r == 0) {
-		if (c->kind == C_CMD) drop(c);
-		else if (c->kind == C_ATTACH && c->want_in && o_once) stdin_close_soon();
+	if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+	if (r < 0 || (r == 0 && c->kind == C_CMD)) { drop(c); return; }
+	if (r == 0) { /* half-closed: an attach client may still want output */
+		if (c->kind == C_ATTACH && c->want_in && o_once) stdin_close_soon();
 		c->rd_eof = 1;
 		return;
 	}
-	if (c->kind == C_ATTACH && c->want_in) return stdin_write(buf, r);
+	if (c->kind == C_ATTACH && c->want_in) { stdin_write(buf, r); return; }
 	if (c->kind != C_CMD) return; /* nothing else is expected from clients */
 	char *nl = memchr(buf, '\n', r);
 	size_t k = nl ? (size_t)(nl - buf) : (size_t)r;
-	if (c->linelen + k >= sizeof c->line) return reply(c, "error command too long\n");
+	if (c->linelen + k >= sizeof c->line) { reply(c, "error command too long\n"); return; }
 	memcpy(c->line + c->linelen, buf, k);
 	c->linelen += k;
 	c->line[c->linelen] = 0;
@@ -501,8 +503,7 @@ static int on_output(int s) {
 	ssize_t r = read(outfd[s], buf, sizeof buf);
 	if (r < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
 	if (r <= 0) { /* EOF, or EIO from a pty master once nobody holds the slave */
-		close(outfd[s]);
-		outfd[s] = -1;
+		xclose(&outfd[s]);
 		if (s == 0) master = -1;
 		log_flush(s);
 		return 0;
@@ -532,16 +533,13 @@ static void finish(void) {
 	for (int s = 0; s < 2; s++) {
 		/* Bounded, as an escaped process may still be writing; reads even if a slow client paused us. */
 		for (int i = 0; i < 64 && outfd[s] >= 0 && on_output(s); i++);
-		if (outfd[s] >= 0) close(outfd[s]);
-		outfd[s] = -1;
+		xclose(&outfd[s]);
 		log_flush(s);
 	}
 	master = -1;
-	if (infd >= 0) close(infd);
-	infd = -1;
+	xclose(&infd);
 	buf_free(&inq);
-	if (logfd >= 0) close(logfd);
-	logfd = -1;
+	xclose(&logfd);
 	rt_delete();
 
 	char ts[48], *tmp = state_path("exit.json.tmp");
@@ -557,8 +555,7 @@ static void finish(void) {
 	}
 	free(tmp);
 
-	close(lsock);
-	lsock = -1;
+	xclose(&lsock);
 	unlink(p_sock);
 	finished = 1;
 	for (struct client *c = clients; c; c = c->next) {
@@ -600,7 +597,10 @@ static void loop(void) {
 			finish();
 			continue;
 		}
-		if (finished && (!clients || now >= deadline)) return;
+		if (finished && (!clients || now >= deadline)) {
+			free(pf), free(pc);
+			return;
+		}
 		if (n > cap) {
 			cap = n * 2;
 			if (!(pf = realloc(pf, cap * sizeof *pf)) || !(pc = realloc(pc, cap * sizeof *pc))) abort();
@@ -672,13 +672,10 @@ int main(int argc, char **argv) {
 
 	if (getsid(0) != getpid()) setsid(); /* berthd's death, or its terminal's, must take nothing of ours along */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);    /* the container's init becomes our child once `create` exits */
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, SIG_IGN); /* containers outlive berthd; it stops them by signalling the container */
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
+	/* SIGTERM too: containers outlive berthd, which stops them by signalling the container, not us. */
+	signal(SIGPIPE, SIG_IGN), signal(SIGTERM, SIG_IGN), signal(SIGHUP, SIG_IGN), signal(SIGINT, SIG_IGN);
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
+	sigemptyset(&set), sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 

@@ -248,6 +248,31 @@ test('stdin through attach, closed by stdin-once when the client half-closes', {
   assert.deepEqual(readLog(s.log).map((e) => e.log), ['hello stdin\n']);
 });
 
+test('closestdin ends the container stdin', { skip, timeout: 30000 }, async () => {
+  const s = await launch(['sh', '-c', 'cat; echo eof'], { stdin: true });
+  const a = await attach(s.sock, 'attach 1 1 0');
+  assert.equal(await request(s.sock, 'start'), 'ok\n');
+  a.conn.write('abc\n');
+  assert.equal(await request(s.sock, 'closestdin'), 'ok\n');
+  assert.equal(demux(await a.done).stdout, 'abc\neof\n');
+  assert.equal(await s.exit, 0);
+});
+
+test('a client that stops reading is dropped, and does not stall the others or the log', { skip, timeout: 60000 }, async () => {
+  const size = 3_000_000;
+  const s = await launch(['sh', '-c', `head -c ${size} /dev/zero | tr '\\0' a`]);
+  const stuck = await attach(s.sock, 'attach 0 1 1');
+  stuck.conn.pause(); // its socket buffer and then its 1 MiB queue in the shim fill up
+  const live = await attach(s.sock, 'attach 0 1 1');
+  const waited = request(s.sock, 'wait');
+  assert.equal(await request(s.sock, 'start'), 'ok\n');
+  assert.equal(demux(await live.done).stdout.length, size);
+  assert.equal(JSON.parse(await waited).exitCode, 0);
+  assert.ok(stuck.data().length < size);
+  stuck.conn.destroy();
+  assert.equal(readLog(s.log).reduce((n, e) => n + e.log.length, 0), size);
+});
+
 test('tty: raw output and resize before and after start', { skip, timeout: 30000 }, async () => {
   const go = `go${seq + 1}`;
   const s = await launch(['sh', '-c', `stty size; while [ ! -e /${go} ]; do sleep 0.05; done; stty size; echo done`], { tty: true });

@@ -1,13 +1,17 @@
 // HTTP client for the Docker Engine API over a unix socket, negotiating the API version the way the docker
 // CLI does: HEAD /_ping once, then every path is prefixed with /v<min(client, server)>.
-import http from 'node:http';
+import type * as Http from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import { ApiError, ConnectError } from './errors.ts';
+
+// process.getBuiltinModule rather than an ESM import: building the ESM namespace of node:http runs its lazy
+// getters, which load undici (about 20 ms of start-up).
+const http = process.getBuiltinModule('node:http') as typeof Http;
 
 export const CLIENT_API_VERSION = '1.47';
 export const DEFAULT_HOST = 'unix:///run/berth.sock';
 
-export type Query = Record<string, string | number | boolean | undefined | null>;
+export type Query = Record<string, string | number | boolean | string[] | undefined | null>;
 
 export interface RequestOptions {
   query?: Query;
@@ -32,10 +36,8 @@ export class ApiClient {
   #negotiated: Promise<void> | undefined;
   #agent = new http.Agent({ keepAlive: true });
 
+  /** host: "unix:///path/to.sock" (dispatch.ts resolves -H and DOCKER_HOST). */
   constructor(host: string, opts: { version?: string } = {}) {
-    if (!host.startsWith('unix://')) {
-      throw new Error(`unsupported protocol in host ${JSON.stringify(host)}: only unix:// sockets are supported`);
-    }
     this.host = host;
     this.socketPath = host.slice('unix://'.length);
     // DOCKER_API_VERSION pins the version and skips negotiation, as in docker.
@@ -68,7 +70,7 @@ export class ApiClient {
   }
 
   /** Sends a request and returns the response once its status is below 400; throws ApiError otherwise. */
-  async request(method: string, path: string, opts: RequestOptions = {}): Promise<http.IncomingMessage> {
+  async request(method: string, path: string, opts: RequestOptions = {}): Promise<Http.IncomingMessage> {
     await this.negotiate();
     const res = await this.#send(method, this.#versioned(path), opts);
     if ((res.statusCode ?? 500) >= 400) throw await responseError(res, `http://${encodeURIComponent(this.socketPath)}${this.#versioned(path)}`);
@@ -127,7 +129,7 @@ export class ApiClient {
     return `/v${this.version}${path}`;
   }
 
-  #send(method: string, path: string, opts: RequestOptions): Promise<http.IncomingMessage> {
+  #send(method: string, path: string, opts: RequestOptions): Promise<Http.IncomingMessage> {
     const headers: Record<string, string> = { Host: 'api.moby.localhost', 'User-Agent': userAgent(), ...opts.headers };
     let body: Buffer | string | Readable | undefined = opts.body;
     if (opts.json !== undefined) {
@@ -175,8 +177,18 @@ function userAgent(): string {
 /** Query string with keys sorted, like Go's url.Values.Encode; undefined, null and false are left out. */
 export function encodeQuery(q: Query): string {
   const keys = Object.keys(q).filter((k) => q[k] !== undefined && q[k] !== null && q[k] !== false).sort();
-  if (keys.length === 0) return '';
-  return '?' + keys.map((k) => `${encodeURIComponent(k)}=${encodeURIComponent(q[k] === true ? '1' : String(q[k]))}`).join('&');
+  const parts: string[] = [];
+  for (const k of keys) {
+    const v = q[k];
+    const values = Array.isArray(v) ? v : [v === true ? '1' : String(v)];
+    for (const one of values) parts.push(`${queryEscape(k)}=${queryEscape(one)}`);
+  }
+  return parts.length === 0 ? '' : '?' + parts.join('&');
+}
+
+/** Go's url.QueryEscape: space as "+", everything but letters, digits and -_.~ escaped. */
+function queryEscape(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()).replaceAll('%20', '+');
 }
 
 export function compareVersions(a: string, b: string): number {
@@ -195,7 +207,7 @@ export async function readText(res: Readable): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function responseError(res: http.IncomingMessage, url: string): Promise<ApiError> {
+async function responseError(res: Http.IncomingMessage, url: string): Promise<ApiError> {
   const status = res.statusCode ?? 500;
   const text = await readText(res);
   if (text.length === 0) {
@@ -210,4 +222,15 @@ async function responseError(res: http.IncomingMessage, url: string): Promise<Ap
     } catch { /* keep the raw text */ }
   }
   return new ApiError(status, detail);
+}
+
+/** Escapes a name for a URL path the way Go's url.URL does (docker sends "/images/foo/bar:1.0/json"). */
+export function esc(s: string): string {
+  let out = '';
+  for (const b of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(b);
+    if (/[A-Za-z0-9\-_.~$&+,/:;=@]/.test(c)) out += c;
+    else out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
 }

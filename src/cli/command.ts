@@ -27,18 +27,12 @@ export interface CommandSpec {
 }
 
 export interface Cli {
-  /** "berth run", "berth container ls": the words the user typed, for messages. */
-  commandPath: string;
   client(): ApiClient;
-  env: NodeJS.ProcessEnv;
+  /** --config, DOCKER_CONFIG or ~/.docker: where config.json (psFormat, detachKeys...) lives. */
   configDir: string;
   out: NodeJS.WriteStream;
   err: NodeJS.WriteStream;
   in: NodeJS.ReadStream;
-}
-
-export function helpFlag(): FlagDef {
-  return { name: 'help', type: '', desc: 'Print usage' };
 }
 
 /** Checks the positional argument count with the messages of docker's cli.RequiresMinArgs and friends. */
@@ -69,8 +63,9 @@ export function flagError(path: string, spec: { usage: string }, err: Error): St
   return new StatusError(`${err.message}\n\nUsage:  ${path} ${spec.usage}\n\nRun '${path} --help' for more information`, 125);
 }
 
+/** docker wraps help to the width of the terminal on stdin, 80 columns otherwise. */
 export function terminalWidth(): number {
-  return process.stdin.isTTY ? (process.stdout.columns || 80) : 80;
+  return process.stdin.isTTY && process.stdout.isTTY ? process.stdout.columns || 80 : 80;
 }
 
 /** The text of `berth CMD --help`, laid out like cobra's usage template in docker. */

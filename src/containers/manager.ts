@@ -364,7 +364,9 @@ export class ContainerManager extends EventEmitter {
       const runtime = this.rt.runtimes[hc.Runtime] ?? this.rt.runtimes[this.rt.defaultRuntime];
       const pid = await spawnShim({
         id: c.ID, bundle: sd, stateDir: sd, runtime: runtime.path, runtimeRoot: path.join(this.root.exec, 'runtime'),
-        logFile: c.LogPath, tty: !!c.Config.Tty, stdin: !!c.Config.OpenStdin, stdinOnce: !!c.Config.StdinOnce,
+        // Docker closes a container's stdin when the attached client goes away only without a TTY (a TTY
+        // client may detach with ctrl-p ctrl-q and attach again).
+        logFile: c.LogPath, tty: !!c.Config.Tty, stdin: !!c.Config.OpenStdin, stdinOnce: !!c.Config.StdinOnce && !c.Config.Tty,
       });
       const attaches = this.pendingAttach.get(c.ID) ?? [];
       this.pendingAttach.delete(c.ID);
@@ -383,6 +385,8 @@ export class ContainerManager extends EventEmitter {
       unmount(dirs.merged);
       for (const a of this.pendingAttach.get(c.ID) ?? []) a.socket.destroy();
       this.pendingAttach.delete(c.ID);
+      // Like dockerd: an AutoRemove container that failed to start is removed (run --rm waits for that).
+      if (c.HostConfig.AutoRemove) await this.remove(c.ID, { force: true, volumes: true }).catch(() => {});
       throw err;
     }
   }
@@ -396,7 +400,7 @@ export class ContainerManager extends EventEmitter {
     const cwd = cfg.WorkingDir || '/';
     if (cfg.WorkingDir) {
       // Docker creates a missing working directory, owned by the container's user.
-      const p = await resolveInRoot(rootfs, cwd);
+      const p = await resolveInRoot(rootfs, cwd, { followFinal: true });
       if (!existsSync(p)) {
         await fsp.mkdir(p, { recursive: true, mode: 0o755 });
         await fsp.chown(p, user.uid, user.gid).catch(() => {});
@@ -417,6 +421,7 @@ export class ContainerManager extends EventEmitter {
     return buildSpec({
       id: c.ID, cgroupsPath: cgroupPath(c.ID), rootfs, readonlyRootfs: !!hc.ReadonlyRootfs, args, env: finalEnv, cwd,
       uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, terminal: !!cfg.Tty, hostname: cfg.Hostname,
+      consoleSize: Array.isArray(hc.ConsoleSize) ? [Number(hc.ConsoleSize[0]), Number(hc.ConsoleSize[1])] : undefined,
       caps, privileged: !!hc.Privileged, noNewPrivileges, seccomp,
       hostNetwork: hc.NetworkMode === 'host', hostPid: hc.PidMode === 'host', hostIpc: hc.IpcMode === 'host',
       etcFiles: { hosts: c.HostsPath, hostname: c.HostnamePath, resolvConf: c.ResolvConfPath },
@@ -435,7 +440,7 @@ export class ContainerManager extends EventEmitter {
   // (exit 126) for a directory or a file without x bits, and "no such file or directory" (127) for none.
   private async checkExecutable(rootfs: string, prog: string): Promise<void> {
     if (!prog.includes('/')) return;
-    const p = await resolveInRoot(rootfs, prog);
+    const p = await resolveInRoot(rootfs, prog, { followFinal: true });
     let st;
     try {
       st = await fsp.stat(p);
@@ -594,7 +599,8 @@ export class ContainerManager extends EventEmitter {
     const c = this.get(ref);
     if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`);
     if (!c.Config.Tty) return;
-    await shimSimple(this.stateDir(c.ID), `resize ${h} ${w}`);
+    // The container may be exiting right now; a resize that misses it is not an error for the client.
+    await shimSimple(this.stateDir(c.ID), `resize ${h} ${w}`).catch(() => {});
   }
 
   imageName(c: ContainerRecord): string {

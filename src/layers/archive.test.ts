@@ -39,9 +39,9 @@ interface TarEntry {
   pax?: Record<string, string>;
 }
 
-async function collect(s: NodeJS.ReadableStream): Promise<Buffer> {
+async function collect(s: AsyncIterable<unknown>): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of s as AsyncIterable<Buffer>) chunks.push(Buffer.from(c));
+  for await (const c of s) chunks.push(Buffer.from(c as Uint8Array));
   return Buffer.concat(chunks);
 }
 
@@ -61,11 +61,11 @@ async function buildTar(entries: TarEntry[]): Promise<Buffer> {
       devmajor: e.devmajor,
       devminor: e.devminor,
       pax: e.pax,
-    } as tarStream.Headers;
+    } as Partial<tarStream.Header> & { name: string };
     await new Promise<void>((resolve, reject) => {
       const cb = (err?: Error | null) => (err ? reject(err) : resolve());
       if (type === 'file') pack.entry(header, e.content ?? '', cb);
-      else pack.entry(header, cb).end();
+      else pack.entry(header, cb).end(undefined);
     });
   }
   pack.finalize();
@@ -78,6 +78,7 @@ function streamOf(buf: Buffer, chunk = 4096): Readable {
   return Readable.from(parts, { objectMode: false });
 }
 
+const pack = (dir: string, opts?: Parameters<typeof packDirectory>[1]) => packDirectory(dir, opts) as unknown as AsyncIterable<Buffer>;
 const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** A temp area with `dest` inside `outer`, so tests can check nothing appeared next to dest. */
@@ -224,6 +225,10 @@ function makeSourceTree(src: string): void {
   fs.writeFileSync(j('etc/ünïcödé-名前'), 'utf8');
   mknod(j('fifo'), S_IFIFO | 0o640, 0);
   mknod(j('null'), S_IFCHR | 0o666, makedev(1, 3));
+  // cap_net_raw+ep: a binary xattr that chown clears, so it must be set after ownership on extraction.
+  fs.writeFileSync(j('bin/ping'), 'ping');
+  fs.lchownSync(j('bin/ping'), 1000, 1000);
+  lsetxattr(j('bin/ping'), 'security.capability', Buffer.from('0100000200200000000000000000000000000000', 'hex'));
   lsetxattr(j('bin/sh'), 'trusted.berth.bin', Buffer.from([0, 0xff, 1, 0x0a, 0x3d]));
   lsetxattr(j('bin/sh'), 'user.comment', Buffer.from('hello'));
   lsetxattr(j('etc'), 'user.dir', Buffer.from('d'));
@@ -274,6 +279,11 @@ test('resolveInRoot scopes symlinks to the root', async () => {
     assert.equal(await resolveInRoot(dest, 'missing/../abs/q'), path.join(dest, 'real/q'));
     assert.equal(await resolveInRoot(dest, 'abs'), path.join(dest, 'abs')); // final component not followed
     assert.equal(await resolveInRoot(dest, ''), dest);
+    assert.equal(await resolveInRoot(dest, 'abs', { followFinal: true }), path.join(dest, 'real'));
+    assert.equal(await resolveInRoot(dest, 'up', { followFinal: true }), dest);
+    fs.symlinkSync('/abs/sub', path.join(dest, 'chain'));
+    assert.equal(await resolveInRoot(dest, 'chain', { followFinal: true }), path.join(dest, 'real/sub'));
+    assert.equal(await resolveInRoot(dest, 'chain'), path.join(dest, 'chain'));
     await assert.rejects(resolveInRoot(dest, 'loop1/x'), { code: 'ELOOP' });
   });
 });
@@ -287,8 +297,8 @@ test('packDirectory -> extractLayer reproduces the tree, deterministically', asy
     fs.mkdirSync(src);
     makeSourceTree(src);
 
-    const tar1 = await collect(packDirectory(src));
-    const tar2 = await collect(packDirectory(src));
+    const tar1 = await collect(pack(src));
+    const tar2 = await collect(pack(src));
     assert.ok(tar1.equals(tar2), 'same tree, same bytes');
 
     // Names, order and structure as another tar reader sees them.
@@ -309,9 +319,10 @@ test('packDirectory -> extractLayer reproduces the tree, deterministically', asy
     delete want['etc']!.xattrs['trusted.overlay.opaque'];
     assert.deepEqual(snapshot(dest), want);
     assert.equal(fs.lstatSync(path.join(dest, 'bin/sh')).ino, fs.lstatSync(path.join(dest, 'bin/ash')).ino);
+    assert.equal(lgetxattr(path.join(dest, 'bin/ping'), 'security.capability')?.toString('hex'), '0100000200200000000000000000000000000000');
 
     // Packing the extracted tree gives the very same bytes, so the same DiffID.
-    const tar3 = await collect(packDirectory(dest));
+    const tar3 = await collect(pack(dest));
     assert.ok(tar3.equals(tar1));
     const again = path.join(outer, 'aux-again');
     const res2 = await extractLayer(streamOf(tar3), again);
@@ -518,13 +529,13 @@ test("packDirectory 'overlay-diff' turns an overlay upper dir into a Docker laye
     } finally {
       umount2(merged, 0);
     }
-    const diff = await collect(packDirectory(upper, { mode: 'overlay-diff' }));
+    const diff = await collect(pack(upper, { mode: 'overlay-diff' }));
     assert.deepEqual(await tarNames(diff), ['etc/', 'etc/added', 'etc/.wh.rm-me', 'opq/', 'opq/.wh..wh..opq', 'opq/fresh']);
-    const plain = await tarNames(await collect(packDirectory(upper)));
+    const plain = await tarNames(await collect(pack(upper)));
     assert.deepEqual(plain, ['etc/', 'etc/added', 'etc/rm-me', 'opq/', 'opq/fresh']);
 
     // Applying the diff onto a copy of the lower layer gives what the container saw.
-    await extractLayer(streamOf(await collect(packDirectory(lower))), dest, { whiteouts: 'apply' });
+    await extractLayer(streamOf(await collect(pack(lower))), dest, { whiteouts: 'apply' });
     await extractLayer(streamOf(diff), dest, { whiteouts: 'apply' });
     assert.deepEqual(fs.readdirSync(path.join(dest, 'etc')).sort(), ['added', 'keep']);
     assert.deepEqual(fs.readdirSync(path.join(dest, 'opq')), ['fresh']);
@@ -718,5 +729,41 @@ test('empty archive', async () => {
     assert.equal(res.diffId, sha256(Buffer.alloc(1024)));
     assert.equal(res.size, 0);
     assert.deepEqual(fs.readdirSync(dest), []);
+  });
+});
+
+test('odd framing: 1-byte chunks, garbage after the last gzip member, several gzip members', async () => {
+  const tar = await buildTar([{ name: 'f', content: 'framing' }]);
+  const gz = zlib.gzipSync(tar);
+  const blobs = [gz, Buffer.concat([gz, Buffer.from('trailing garbage')]), Buffer.concat([zlib.gzipSync(tar.subarray(0, 700)), zlib.gzipSync(tar.subarray(700))])];
+  for (const blob of blobs) {
+    await withArea(async ({ dest }) => {
+      const res = await extractLayer(streamOf(blob, 1), dest);
+      assert.equal(res.diffId, sha256(tar));
+      assert.equal(fs.readFileSync(path.join(dest, 'f'), 'utf8'), 'framing');
+    });
+  }
+  // A gzip stream that is corrupt before the archive is complete still fails.
+  const broken = Buffer.from(gz);
+  broken[40] ^= 0xff;
+  await withArea(async ({ dest }) => {
+    await assert.rejects(extractLayer(streamOf(broken), dest));
+  });
+});
+
+test('packDirectory refuses names that are not valid UTF-8 rather than mangling them', async () => {
+  await withArea(async ({ outer }) => {
+    const src = path.join(outer, 'aux-src');
+    fs.mkdirSync(src);
+    fs.writeFileSync(Buffer.concat([Buffer.from(src + '/bad-'), Buffer.from([0xff, 0xfe])]), 'x');
+    await assert.rejects(collect(pack(src)), /not valid UTF-8/);
+  });
+});
+
+test('a gzip stream cut short after the end-of-archive marker still fails', async () => {
+  const tar = await buildTar([{ name: 'f', content: 'x' }]);
+  const gz = zlib.gzipSync(tar);
+  await withArea(async ({ dest }) => {
+    await assert.rejects(extractLayer(streamOf(gz.subarray(0, gz.length - 4)), dest), { code: 'Z_BUF_ERROR' });
   });
 });

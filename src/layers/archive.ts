@@ -89,17 +89,21 @@ export function normalizeEntryName(name: string): string | null {
  * no symlinks. Missing components are kept as they are (they will be created as directories). Throws ELOOP
  * after 40 symlinks.
  */
-export async function resolveInRoot(root: string, p: string): Promise<string> {
-  return resolveInRootSync(root, p);
+export async function resolveInRoot(root: string, p: string, opts?: { followFinal?: boolean }): Promise<string> {
+  return resolveInRootSync(root, p, opts);
 }
 
-export function resolveInRootSync(root: string, p: string): string {
-  const parts = resolveParts(path.resolve(root), p);
+/**
+ * Synchronous resolveInRoot. With `followFinal`, the final component is followed too (scoped the same way), so
+ * the result contains no symlink at all and is safe to stat()/open() with following semantics.
+ */
+export function resolveInRootSync(root: string, p: string, opts?: { followFinal?: boolean }): string {
+  const parts = resolveParts(path.resolve(root), p, opts?.followFinal === true);
   return parts.length === 0 ? path.resolve(root) : path.join(path.resolve(root), ...parts);
 }
 
 /** The resolved components below `root` (root must be absolute and normalised). */
-function resolveParts(root: string, p: string): string[] {
+function resolveParts(root: string, p: string, followFinal = false): string[] {
   const todo = p.split('/').filter((c) => c !== '' && c !== '.');
   const stack: string[] = [];
   let missingFrom = -1; // stack index from which components are known not to exist
@@ -111,7 +115,7 @@ function resolveParts(root: string, p: string): string[] {
       if (missingFrom >= 0 && stack.length <= missingFrom) missingFrom = -1;
       continue;
     }
-    if (todo.length === 0 || missingFrom >= 0) {
+    if ((todo.length === 0 && !followFinal) || missingFrom >= 0) {
       // The final component is never followed; below a missing directory nothing exists to follow.
       stack.push(c);
       continue;
@@ -187,16 +191,18 @@ export async function extractLayer(input: NodeJS.ReadableStream, dest: string, o
   const root = path.resolve(dest);
   fs.mkdirSync(root, { recursive: true, mode: 0o755 });
 
-  const destroyInput = (err?: unknown) => {
+  // Destroyed without an error: an 'error' event nobody listens to any more would crash the process.
+  const destroyInput = () => {
     const s = input as Partial<Readable>;
-    if (typeof s.destroy === 'function' && !s.destroyed) s.destroy(err instanceof Error ? err : undefined);
+    if (typeof s.destroy === 'function' && !s.destroyed) s.destroy();
   };
-  const onAbort = () => destroyInput(signal?.reason);
+  const onAbort = () => destroyInput();
   signal?.addEventListener('abort', onAbort, { once: true });
 
   const raw = (input as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   let decompressor: zlib.Gunzip | zlib.ZstdDecompress | undefined;
   let tarIter: AsyncGenerator<Buffer> | undefined;
+  let decompressorError: unknown;
   try {
     // Peek at the first bytes to pick a decompressor.
     const head: Buffer[] = [];
@@ -233,6 +239,9 @@ export async function extractLayer(input: NodeJS.ReadableStream, dest: string, o
     } else {
       const dec = compression === 'gzip' ? zlib.createGunzip() : zlib.createZstdDecompress();
       decompressor = dec;
+      dec.once('error', (err) => {
+        decompressorError ??= err;
+      });
       pipeline(Readable.from(rawChunks(), { objectMode: false }), dec, () => {});
       tarChunks = dec;
     }
@@ -264,11 +273,16 @@ export async function extractLayer(input: NodeJS.ReadableStream, dest: string, o
       await extractEntry(st, h, reader);
     }
     // Trailing bytes after the end-of-archive marker are part of the uncompressed stream, hence of the DiffID.
-    await src.drain();
+    // Garbage after the last compressed frame is tolerated once the archive is complete (Docker ignores it too).
+    try {
+      await src.drain();
+    } catch (err) {
+      if (err !== decompressorError || !isErrno(err, 'Z_DATA_ERROR')) throw err;
+    }
     applyDirTimes(st);
     return { diffId: `sha256:${hash.digest('hex')}`, size: st.size };
   } catch (err) {
-    destroyInput(err);
+    destroyInput();
     decompressor?.destroy();
     if (signal?.aborted) throw signal.reason ?? err;
     throw err;
@@ -544,8 +558,12 @@ async function* packEntries(root: string, overlayDiff: boolean, exclude?: (rel: 
 
   async function* walk(relDir: string): AsyncGenerator<Buffer> {
     const absDir = relDir === '' ? root : `${root}/${relDir}`;
-    const names = fs.readdirSync(absDir).sort(byteCompare);
-    for (const name of names) {
+    const raw = fs.readdirSync(absDir, { encoding: 'buffer' }).sort(Buffer.compare);
+    for (const nameBuf of raw) {
+      const name = nameBuf.toString('utf8');
+      if (!Buffer.from(name).equals(nameBuf)) {
+        throw new Error(`${absDir}: cannot archive a file name that is not valid UTF-8 (${nameBuf.toString('hex')})`);
+      }
       const rel = relDir === '' ? name : `${relDir}/${name}`;
       if (exclude?.(rel)) continue;
       const abs = `${absDir}/${name}`;
@@ -564,7 +582,7 @@ async function* packEntries(root: string, overlayDiff: boolean, exclude?: (rel: 
       };
 
       if (s.isDirectory()) {
-        queue(encodeHeader({ ...common, name: `${rel}/`, type: 'dir', size: 0, xattrs: readXattrs(abs) }));
+        queue(encodeHeader({ ...common, name: `${rel}/`, type: 'dir', size: 0, xattrs: readXattrs(abs, overlayDiff) }));
         if (overlayDiff && lgetxattrSafe(abs, OVERLAY_OPAQUE_XATTR)?.toString() === 'y') {
           queue(encodeHeader({ ...common, mode: common.mode & 0o777, name: `${rel}/${WH_OPAQUE}`, type: 'file', size: 0 }));
         }
@@ -599,7 +617,7 @@ async function* packEntries(root: string, overlayDiff: boolean, exclude?: (rel: 
         seen.set(key, rel);
       }
 
-      const h: WriteHeader = { ...common, name: rel, type, size: 0, xattrs: readXattrs(abs) };
+      const h: WriteHeader = { ...common, name: rel, type, size: 0, xattrs: readXattrs(abs, overlayDiff) };
       if (type === 'symlink') h.linkname = fs.readlinkSync(abs);
       if (type === 'char' || type === 'block') {
         h.devmajor = devMajor(s.rdev);
@@ -651,13 +669,19 @@ function lgetxattrSafe(p: string, name: string): Buffer | undefined {
   }
 }
 
-function readXattrs(p: string): [string, Buffer][] {
+function readXattrs(p: string, overlayDiff: boolean): [string, Buffer][] {
   let names: string[];
   try {
     names = llistxattr(p);
   } catch (err) {
     if (isErrno(err, 'ENOTSUP') || isErrno(err, 'EOPNOTSUPP')) return [];
     throw err;
+  }
+  if (overlayDiff) {
+    // An upper dir written with metacopy=on or redirect_dir=on cannot be turned into a layer by reading it.
+    for (const bad of ['trusted.overlay.metacopy', 'trusted.overlay.redirect']) {
+      if (names.includes(bad)) throw new Error(`${p}: has ${bad}; mount overlays with metacopy=off,redirect_dir=off`);
+    }
   }
   const out: [string, Buffer][] = [];
   for (const name of names.sort(byteCompare)) {

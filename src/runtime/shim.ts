@@ -62,6 +62,9 @@ export function spawnShim(o: ShimOptions): Promise<number> {
 
 // Docker reports runtime failures with this prefix; the CLI maps "not found" to 127 and "permission denied" to 126.
 export function runtimeError(msg: string): BerthError {
+  // crun words a missing command differently from runc; clients (the docker CLI's exit code 127) match runc's.
+  const m = /executable file `(.*)` not found in \$PATH/.exec(msg);
+  if (m) msg = `runc create failed: unable to start container process: exec: "${m[1]}": executable file not found in $PATH`;
   return new BerthError('invalid-parameter', `failed to create task for container: OCI runtime create failed: ${msg}: unknown`);
 }
 

@@ -73,6 +73,7 @@ export interface SpecInput {
   gid: number;
   additionalGids: number[];
   terminal: boolean;
+  consoleSize?: [number, number]; // [height, width], Docker's HostConfig.ConsoleSize
   hostname: string;
   caps: string[];
   privileged: boolean;
@@ -189,6 +190,11 @@ export function buildSpec(s: SpecInput): Record<string, unknown> {
     noNewPrivileges: s.noNewPrivileges,
   };
   if (s.oomScoreAdj !== undefined) process.oomScoreAdj = s.oomScoreAdj;
+  // The initial terminal size, so the first thing the container prints already fits (the CLI's resize
+  // call comes only after start).
+  if (s.terminal && s.consoleSize && s.consoleSize[0] > 0 && s.consoleSize[1] > 0) {
+    process.consoleSize = { height: s.consoleSize[0], width: s.consoleSize[1] };
+  }
   return {
     ociVersion: '1.0.2',
     process,

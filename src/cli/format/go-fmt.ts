@@ -17,9 +17,9 @@
 //   function           -> func
 
 import { formatGoTimeString } from './go-time.ts';
-import { formatFloat } from './go-number.ts';
+import { formatFloat } from '../../lib/go-number.ts';
 
-export { formatFloat, formatFloatV } from './go-number.ts';
+export { formatFloat, formatFloatV } from '../../lib/go-number.ts';
 
 /** A float64 that must print as a float even when it has an integral value. */
 export class GoFloat {
@@ -40,6 +40,15 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** Marks an object as a docker formatter context (a row): json sorts keys and calls methods. */
 export const formatterContext: unique symbol = Symbol.for('berth.formatterContext') as never;
+
+/** On a wrapper object (see formatter.ts), the wrapped row: `this` for its methods and getters. */
+export const wrappedTarget: unique symbol = Symbol.for('berth.wrappedTarget') as never;
+
+/** The object whose methods/getters should run for `obj` (the row behind a wrapper, else obj). */
+export function receiverOf(obj: object): object {
+  const t = (obj as Record<symbol, unknown>)[wrappedTarget];
+  return typeof t === 'object' && t !== null ? t : obj;
+}
 
 /**
  * Property names of an object as the template sees them: own enumerable keys,
@@ -83,12 +92,17 @@ export function isContextObject(v: unknown): v is Record<string, unknown> {
   return hasMethods(v);
 }
 
+/** Whether a JS number stands for a Go int (integral and within int64 range). */
+export function isIntegral(n: number): boolean {
+  return Number.isInteger(n) && Math.abs(n) < 2 ** 63;
+}
+
 export function isFloat(v: unknown): boolean {
-  return v instanceof GoFloat || (typeof v === 'number' && !Number.isInteger(v));
+  return v instanceof GoFloat || (typeof v === 'number' && !isIntegral(v));
 }
 
 export function isInt(v: unknown): boolean {
-  return typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v));
+  return typeof v === 'bigint' || (typeof v === 'number' && isIntegral(v));
 }
 
 /** Unwrap GoFloat to a plain number; other values unchanged. */
@@ -103,7 +117,7 @@ export function goTypeName(v: unknown): string {
   if (typeof v === 'boolean') return 'bool';
   if (typeof v === 'bigint') return 'int64';
   if (v instanceof GoFloat) return 'float64';
-  if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'float64';
+  if (typeof v === 'number') return isIntegral(v) ? 'int' : 'float64';
   if (typeof v === 'function') return 'func(...interface {}) interface {}';
   if (Array.isArray(v)) {
     if (v.length > 0 && v.every((e) => typeof e === 'string')) return '[]string';
@@ -160,8 +174,9 @@ export function sortedEntries(v: Map<unknown, unknown> | Record<string, unknown>
 /** Fields of a struct-like object in declaration order (functions are methods, not fields). */
 export function structFields(v: Record<string, unknown>): [string, unknown][] {
   const out: [string, unknown][] = [];
+  const self = receiverOf(v);
   for (const k of memberKeys(v)) {
-    const x = v[k];
+    const x = Reflect.get(v, k, self);
     if (typeof x !== 'function') out.push([k, x]);
   }
   return out;
@@ -257,7 +272,7 @@ function formatWithVerb(v: unknown, verb: string, opts: VOpts): string {
   if (typeof v === 'bigint') return formatIntVerb(v, verb, {}) ?? badVerb(verb, v);
   if (v instanceof GoFloat) return formatFloatVerb(v.value, verb, {}) ?? badVerb(verb, v);
   if (typeof v === 'number') {
-    if (Number.isInteger(v)) return formatIntVerb(v, verb, {}) ?? formatFloatVerb(v, verb, {}) ?? badVerb(verb, v);
+    if (isIntegral(v)) return formatIntVerb(v, verb, {}) ?? formatFloatVerb(v, verb, {}) ?? badVerb(verb, v);
     return formatFloatVerb(v, verb, {}) ?? badVerb(verb, v);
   }
   if (v instanceof Date) {
@@ -295,6 +310,7 @@ interface Flags {
   sharp?: boolean;
   space?: boolean;
   zero?: boolean;
+  plusV?: boolean; // %+v: struct field names
   wid?: number;
   prec?: number;
 }
@@ -378,6 +394,20 @@ function formatFloatVerb(x: number, verb: string, f: Flags): string | undefined 
     case 'F':
       s = formatFloat(x, 'f', f.prec ?? 6);
       break;
+    case 'x':
+    case 'X':
+      s = formatHexFloat(x, f.prec ?? -1, verb === 'X');
+      break;
+    case 'b': {
+      // strconv 'b': mantissa p exponent, e.g. 4503599627370496p-52
+      if (!Number.isFinite(x) || x === 0) {
+        s = x === 0 ? '0p-1074' : formatFloat(x, 'g', -1);
+        break;
+      }
+      const { mant, exp } = float64Bits(x);
+      s = (x < 0 ? '-' : '') + mant.toString() + 'p' + (exp >= 0 ? '+' : '') + exp;
+      break;
+    }
     default:
       return undefined;
   }
@@ -385,6 +415,62 @@ function formatFloatVerb(x: number, verb: string, f: Flags): string | undefined 
   else if (f.space && !s.startsWith('-') && !s.startsWith('+')) s = ' ' + s;
   else if (!f.plus && s === '+Inf') s = f.space ? ' Inf' : '+Inf';
   return s;
+}
+
+function float64Bits(x: number): { mant: bigint; exp: number } {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, Math.abs(x));
+  const bits = view.getBigUint64(0);
+  const biased = Number((bits >> 52n) & 0x7ffn);
+  let mant = bits & ((1n << 52n) - 1n);
+  let exp: number;
+  if (biased === 0) exp = -1074;
+  else {
+    mant |= 1n << 52n;
+    exp = biased - 1075;
+  }
+  return { mant, exp };
+}
+
+/** strconv.FormatFloat(x, 'x', prec, 64): "0x1.cp+01". */
+function formatHexFloat(x: number, prec: number, upper: boolean): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return x > 0 ? '+Inf' : '-Inf';
+  const neg = x < 0 || Object.is(x, -0);
+  let mant = 0n;
+  let exp = 0;
+  if (x !== 0) {
+    const b = float64Bits(x);
+    mant = b.mant;
+    exp = b.exp;
+    // Normalize so the leading 1 is bit 60 (mantissa as 1.fffffffffffffff).
+    while (mant < 1n << 60n) {
+      mant <<= 1n;
+      exp--;
+    }
+    exp += 60;
+  }
+  // mant now has 61 bits: 1 integer bit + 60 fraction bits (15 hex digits).
+  if (prec >= 0 && prec < 15) {
+    const shift = BigInt(60 - 4 * prec);
+    const extra = mant & ((1n << shift) - 1n);
+    mant >>= shift;
+    const half = 1n << (shift - 1n);
+    if (extra > half || (extra === half && (mant & 1n) === 1n)) mant++;
+    mant <<= shift;
+    if (mant >= 1n << 61n) {
+      mant >>= 1n;
+      exp++;
+    }
+  }
+  let frac = (mant & ((1n << 60n) - 1n)).toString(16).padStart(15, '0');
+  if (prec < 0) frac = frac.replace(/0+$/, '');
+  else frac = frac.padEnd(prec, '0').slice(0, prec);
+  const lead = x === 0 ? '0' : '1';
+  const e = Math.abs(exp);
+  let s = '0x' + lead + (frac ? '.' + frac : '') + 'p' + (exp < 0 ? '-' : '+') + (e < 10 ? '0' + e : String(e));
+  if (upper) s = s.toUpperCase();
+  return (neg ? '-' : '') + s;
 }
 
 function runeLen(s: string): number {
@@ -428,7 +514,7 @@ function printArg(arg: unknown, verb: string, f: Flags): string {
   if (typeof arg === 'boolean') {
     return verb === 't' || verb === 'v' ? pad(String(arg), f, false) : badVerb(verb, arg);
   }
-  if (typeof arg === 'bigint' || (typeof arg === 'number' && Number.isInteger(arg))) {
+  if (typeof arg === 'bigint' || (typeof arg === 'number' && isIntegral(arg))) {
     const s = formatIntVerb(arg as number | bigint, verb, f);
     if (s !== undefined) {
       if (verb === 'c' || verb === 'q' || verb === 'U') return pad(s, f, false);
@@ -474,19 +560,18 @@ function printArg(arg: unknown, verb: string, f: Flags): string {
         return badVerb(verb, arg);
     }
   }
+  // Containers: the verb and its flags (width included) apply to each element.
   if (Array.isArray(arg)) {
-    return pad('[' + arg.map((e) => printArg(e, verb, { ...f, wid: undefined })).join(' ') + ']', f, false);
+    return '[' + arg.map((e) => printArg(e, verb, f)).join(' ') + ']';
   }
   if (typeof arg === 'function') return verb === 'v' || verb === 'p' ? pad('0x1', f, false) : badVerb(verb, arg);
   if (arg instanceof Map || (isPlainObject(arg) && !isStructLike(arg))) {
-    const sub = { ...f, wid: undefined };
     const entries = sortedEntries(arg as Map<unknown, unknown>);
-    return pad('map[' + entries.map(([k, x]) => printArg(k, verb, sub) + ':' + printArg(x, verb, sub)).join(' ') + ']', f, false);
+    return 'map[' + entries.map(([k, x]) => printArg(k, verb, f) + ':' + printArg(x, verb, f)).join(' ') + ']';
   }
   if (isPlainObject(arg)) {
-    const sub = { ...f, wid: undefined };
     const fields = structFields(arg);
-    return pad('{' + fields.map(([k, x]) => (f.plus && verb === 'v' ? k + ':' : '') + printArg(x, verb, sub)).join(' ') + '}', f, false);
+    return '{' + fields.map(([k, x]) => (f.plusV ? k + ':' : '') + printArg(x, verb, f)).join(' ') + '}';
   }
   return pad(String(arg), f, false);
 }
@@ -609,7 +694,7 @@ export function sprintf(format: string, ...args: unknown[]): string {
       out += pad(goSyntax(arg), f, false);
       continue;
     }
-    out += printArg(arg, verb, verb === 'v' && f.plus ? { ...f } : f);
+    out += printArg(arg, verb, verb === 'v' && f.plus ? { ...f, plus: false, plusV: true } : f);
   }
   if (!reordered && argNum < args.length) {
     out += '%!(EXTRA ';

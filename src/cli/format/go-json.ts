@@ -2,7 +2,7 @@
 // context objects.
 
 import { formatRFC3339Nano } from './go-time.ts';
-import { GoFloat, compareStringsBytewise, isContextObject, memberKeys, sortedEntries, isPlainObject } from './go-fmt.ts';
+import { GoFloat, compareStringsBytewise, isContextObject, memberKeys, receiverOf, sortedEntries, isPlainObject } from './go-fmt.ts';
 
 export interface MarshalOptions {
   /** Escape <, >, & as \u003c \u003e \u0026 (json.Marshal does; docker's `json` template func does not). Default true. */
@@ -120,12 +120,13 @@ export function marshalJSON(value: unknown, opts: MarshalOptions = {}): string {
           // arguments becomes a key; keys sorted (it marshals a map).
           entries = [];
           const obj = v as Record<string, unknown>;
+          const self = receiverOf(obj);
           for (const k of memberKeys(obj)) {
-            const x = obj[k];
+            const x = Reflect.get(obj, k, self);
             if (typeof x === 'function') {
               if (x.length !== 0 || k === 'FullHeader' || k === 'MarshalJSON') continue;
               if (!/^\p{Lu}/u.test(k)) continue;
-              entries.push([k, x.call(obj)]);
+              entries.push([k, x.call(self)]);
             } else if (x !== undefined) {
               entries.push([k, x]);
             }

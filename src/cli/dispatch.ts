@@ -1,0 +1,219 @@
+// berth: the command-line client. It speaks the Docker Engine API over HTTP to berthd, like the docker CLI,
+// and mirrors docker's commands, flags, output and exit statuses. Command modules are imported only when
+// their command runs, to keep start-up short.
+import { parseFlags, flagUsages, FlagError, type FlagDef } from './flags.ts';
+import { BIN, checkArgs, commandHelp, flagError, terminalWidth, type Cli, type CommandSpec } from './command.ts';
+import { ApiError, ConnectError, StatusError } from './errors.ts';
+import { ApiClient, DEFAULT_HOST } from './client.ts';
+
+interface Entry {
+  short: string;
+  load: () => Promise<CommandSpec>;
+}
+
+const cmd = {
+  run: { short: 'Create and run a new container from an image', load: () => import('./commands/run.ts').then((m) => m.runCommand) },
+  create: { short: 'Create a new container', load: () => import('./commands/run.ts').then((m) => m.createCommand) },
+  ps: { short: 'List containers', load: () => import('./commands/ps.ts').then((m) => m.psCommand) },
+  images: { short: 'List images', load: () => import('./commands/images.ts').then((m) => m.imagesCommand) },
+  version: { short: 'Show the Docker version information', load: () => import('./commands/version.ts').then((m) => m.versionCommand) },
+  info: { short: 'Display system-wide information', load: () => import('./commands/info.ts').then((m) => m.infoCommand) },
+  start: { short: 'Start one or more stopped containers', load: () => import('./commands/start.ts').then((m) => m.startCommand) },
+  stop: { short: 'Stop one or more running containers', load: () => import('./commands/lifecycle.ts').then((m) => m.stopCommand) },
+  restart: { short: 'Restart one or more containers', load: () => import('./commands/lifecycle.ts').then((m) => m.restartCommand) },
+  kill: { short: 'Kill one or more running containers', load: () => import('./commands/lifecycle.ts').then((m) => m.killCommand) },
+  wait: { short: 'Block until one or more containers stop, then print their exit codes', load: () => import('./commands/lifecycle.ts').then((m) => m.waitCommand) },
+  rm: { short: 'Remove one or more containers', load: () => import('./commands/lifecycle.ts').then((m) => m.rmCommand) },
+  logs: { short: 'Fetch the logs of a container', load: () => import('./commands/logs.ts').then((m) => m.logsCommand) },
+  inspect: { short: 'Return low-level information on Docker objects', load: () => import('./commands/inspect.ts').then((m) => m.inspectCommand) },
+  containerInspect: { short: 'Display detailed information on one or more containers', load: () => import('./commands/inspect.ts').then((m) => m.containerInspectCommand) },
+  imageInspect: { short: 'Display detailed information on one or more images', load: () => import('./commands/inspect.ts').then((m) => m.imageInspectCommand) },
+  rmi: { short: 'Remove one or more images', load: () => import('./commands/image-ops.ts').then((m) => m.rmiCommand) },
+  tag: { short: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE', load: () => import('./commands/image-ops.ts').then((m) => m.tagCommand) },
+  load: { short: 'Load an image from a tar archive or STDIN', load: () => import('./commands/image-transfer.ts').then((m) => m.loadCommand) },
+  save: { short: 'Save one or more images to a tar archive (streamed to STDOUT by default)', load: () => import('./commands/image-transfer.ts').then((m) => m.saveCommand) },
+  import: { short: 'Import the contents from a tarball to create a filesystem image', load: () => import('./commands/image-transfer.ts').then((m) => m.importCommand) },
+  bootstrap: { short: 'Create the offline busybox base image from the host\'s busybox binary', load: () => import('./commands/bootstrap.ts').then((m) => m.bootstrapCommand) },
+} satisfies Record<string, Entry>;
+
+/** Top-level commands; the help text lists them in docker's groups. */
+const topLevel: Record<string, Entry> = {
+  run: cmd.run, ps: cmd.ps, images: cmd.images, version: cmd.version, info: cmd.info,
+  create: cmd.create, import: cmd.import, inspect: cmd.inspect, kill: cmd.kill, load: cmd.load, logs: cmd.logs,
+  restart: cmd.restart, rm: cmd.rm, rmi: cmd.rmi, save: cmd.save, start: cmd.start, stop: cmd.stop, tag: cmd.tag, wait: cmd.wait,
+};
+const common = ['run', 'ps', 'images', 'version', 'info'];
+
+interface Group {
+  short: string;
+  commands: Record<string, Entry>;
+  aliases: Record<string, string>;
+}
+
+const groups: Record<string, Group> = {
+  container: {
+    short: 'Manage containers',
+    commands: {
+      create: cmd.create, inspect: cmd.containerInspect, kill: cmd.kill, logs: cmd.logs, ls: cmd.ps, restart: cmd.restart,
+      rm: cmd.rm, run: cmd.run, start: cmd.start, stop: cmd.stop, wait: cmd.wait,
+    },
+    aliases: { list: 'ls', ps: 'ls', remove: 'rm' },
+  },
+  image: {
+    short: 'Manage images',
+    commands: {
+      bootstrap: cmd.bootstrap, import: cmd.import, inspect: cmd.imageInspect, load: cmd.load, ls: cmd.images, rm: cmd.rmi,
+      save: cmd.save, tag: cmd.tag,
+    },
+    aliases: { list: 'ls', remove: 'rm' },
+  },
+  system: {
+    short: 'Manage Berth',
+    commands: { info: cmd.info },
+    aliases: {},
+  },
+};
+
+const globalFlags: FlagDef[] = [
+  { name: 'config', type: 'string', desc: 'Location of client config files', defText: '"/root/.docker"' },
+  { name: 'context', short: 'c', type: 'string', desc: 'Name of the context to use to connect to the daemon (overrides DOCKER_HOST env var and default context set with "docker context use")' },
+  { name: 'debug', short: 'D', type: '', desc: 'Enable debug mode' },
+  { name: 'host', short: 'H', type: 'list', desc: 'Daemon socket to connect to', repeat: true },
+  { name: 'log-level', short: 'l', type: 'string', desc: 'Set the logging level ("debug", "info", "warn", "error", "fatal")', defText: '"info"' },
+  { name: 'tls', type: '', desc: 'Use TLS; implied by --tlsverify' },
+  { name: 'tlscacert', type: 'string', desc: 'Trust certs signed only by this CA', defText: '"/root/.docker/ca.pem"' },
+  { name: 'tlscert', type: 'string', desc: 'Path to TLS certificate file', defText: '"/root/.docker/cert.pem"' },
+  { name: 'tlskey', type: 'string', desc: 'Path to TLS key file', defText: '"/root/.docker/key.pem"' },
+  { name: 'tlsverify', type: '', desc: 'Use TLS and verify the remote' },
+  { name: 'version', short: 'v', type: '', desc: 'Print version information and quit' },
+];
+
+function rootHelp(): string {
+  const line = (name: string, short: string) => `  ${name.padEnd(11)} ${short}\n`;
+  let s = `Usage:  ${BIN} [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\nCommon Commands:\n`;
+  for (const n of common) s += line(n, topLevel[n].short);
+  s += '\nManagement Commands:\n';
+  for (const [n, g] of Object.entries(groups)) s += line(n, g.short);
+  s += '\nCommands:\n';
+  for (const n of Object.keys(topLevel).sort()) if (!common.includes(n)) s += line(n, topLevel[n].short);
+  s += `\nGlobal Options:\n${flagUsages(globalFlags, terminalWidth() - 1)}`;
+  s += `\nRun '${BIN} COMMAND --help' for more information on a command.\n`;
+  return s;
+}
+
+function groupHelp(name: string, g: Group): string {
+  let s = `Usage:  ${BIN} ${name} COMMAND\n\n${g.short}\n\nCommands:\n`;
+  for (const n of Object.keys(g.commands).sort()) s += `  ${n.padEnd(11)} ${g.commands[n].short}\n`;
+  return s + `\nRun '${BIN} ${name} COMMAND --help' for more information on a command.\n`;
+}
+
+function resolveHost(hosts: string[], env: NodeJS.ProcessEnv): string {
+  if (hosts.length > 1) throw new StatusError('Failed to initialize: unable to resolve docker endpoint: Specify only one -H', 1);
+  const host = hosts[0] ?? env.DOCKER_HOST ?? '';
+  if (host === '') return DEFAULT_HOST;
+  if (host.startsWith('unix://')) return host;
+  if (host.startsWith('/')) return `unix://${host}`;
+  throw new StatusError(`Failed to initialize: unable to resolve docker endpoint: ${BIN} supports only unix:// hosts, not ${JSON.stringify(host)}`, 1);
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseFlags(globalFlags, argv, { interspersed: false });
+  } catch (err) {
+    if (err instanceof FlagError) throw flagError(BIN, { usage: '[OPTIONS] COMMAND [ARG...]' }, err);
+    throw err;
+  }
+  const g = parsed.flags;
+  if (g.bool('version')) {
+    const { printShortVersion } = await import('./commands/version.ts');
+    printShortVersion(process.stdout);
+    return 0;
+  }
+  const [name, ...rest] = parsed.args;
+  if (parsed.help || name === undefined) {
+    process.stdout.write(rootHelp());
+    return 0;
+  }
+
+  let path = `${BIN} ${name}`;
+  let entry: Entry | undefined = topLevel[name];
+  let args = rest;
+  const group = groups[name];
+  if (group) {
+    const sub = rest[0];
+    if (sub === undefined || sub === '--help' || sub === '-h') {
+      process.stdout.write(groupHelp(name, group));
+      return 0;
+    }
+    entry = group.commands[group.aliases[sub] ?? sub];
+    path = `${BIN} ${name} ${sub}`;
+    args = rest.slice(1);
+    if (!entry) throw new StatusError(`${BIN}: unknown command: ${path}\n\nUsage:  ${BIN} ${name}\n\nRun '${BIN} ${name} --help' for more information`, 1);
+  }
+  if (!entry) throw new StatusError(`${BIN}: unknown command: ${path}\n\nRun '${BIN} --help' for more information`, 1);
+
+  const spec = await entry.load();
+  let sub;
+  try {
+    sub = parseFlags(spec.flags, args, { interspersed: spec.interspersed });
+  } catch (err) {
+    if (err instanceof FlagError) throw flagError(path, spec, err);
+    throw err;
+  }
+  if (sub.help || (spec.flags.some((f) => f.name === 'help') && sub.flags.bool('help'))) {
+    process.stdout.write(commandHelp(path, spec));
+    return 0;
+  }
+  checkArgs(path, spec, sub.args);
+
+  let client: ApiClient | undefined;
+  const env = process.env;
+  const cli: Cli = {
+    configDir: g.str('config') || env.DOCKER_CONFIG || `${env.HOME ?? '/root'}/.docker`,
+    out: process.stdout,
+    err: process.stderr,
+    in: process.stdin,
+    client: () => {
+      client ??= new ApiClient(resolveHost(g.list('host'), env), { version: env.DOCKER_API_VERSION || undefined });
+      return client;
+    },
+  };
+  try {
+    return (await spec.run(cli, sub.flags, sub.args)) ?? 0;
+  } finally {
+    client?.close();
+  }
+}
+
+function report(err: unknown): number {
+  if (err instanceof StatusError) {
+    if (err.message) process.stderr.write(err.message + '\n');
+    return err.status;
+  }
+  if (err instanceof ApiError || err instanceof ConnectError) {
+    process.stderr.write(err.message + '\n');
+    return 1;
+  }
+  process.stderr.write(`${(err as Error)?.message ?? String(err)}\n`);
+  if (process.env.BERTH_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
+  return 1;
+}
+
+// A closed pipe on our output ends the command the way it ends docker: Go dies of SIGPIPE (status 141),
+// unless it is catching signals to forward them (run, start -a), where the write error is reported instead.
+for (const [stream, name] of [[process.stdout, 'stdout'], [process.stderr, 'stderr']] as const) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') process.exit(1);
+    if (process.listenerCount('SIGINT') === 0) process.exit(141);
+    if (name === 'stdout') process.stderr.write('write /dev/stdout: broken pipe\n');
+    process.exit(1);
+  });
+}
+
+// Writes to pipes and files are synchronous on Linux, so exiting right away loses no output; exiting also
+// ends any stdin reader or idle keep-alive socket that would otherwise hold the process open.
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => process.exit(report(err)),
+);
