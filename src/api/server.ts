@@ -16,7 +16,9 @@ export function createApiServer(router: Router, log: (msg: string) => void): htt
       if (!m) throw Object.assign(new Error(`page not found`), { status: 404 });
       if (m === 'method') throw Object.assign(new Error(`method not allowed`), { status: 405 });
       ctx = { req, res, params: m.params, query: url.searchParams, version, upgrade };
+      const t0 = performance.now();
       await m.handler(ctx);
+      if (process.env.BERTH_TRACE) log(`trace: ${req.method} ${path} ${(performance.now() - t0).toFixed(1)}ms`);
     } catch (err) {
       const { status, message } = (err as { status?: number }).status && !(err instanceof Error && err.name === 'BerthError')
         ? { status: (err as { status: number }).status, message: (err as Error).message }

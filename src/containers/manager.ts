@@ -6,13 +6,14 @@ import { promises as fsp, existsSync, readFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { ImageStore, ImageRecord } from '../images/store.ts';
+import { noSuchImage, type ImageStore, type ImageRecord } from '../images/store.ts';
 import { familiarName } from '../images/reference.ts';
 import { unmount, isMounted } from '../layers/snapshots.ts';
 import { resolveInRoot } from '../layers/archive.ts';
 import { buildSpec, effectiveCaps } from '../runtime/spec.ts';
 import type { DockerProfile } from '../runtime/seccomp.ts';
 import { cgroupPath } from '../runtime/cgroups.ts';
+import { SeccompCache } from '../runtime/seccomp-cache.ts';
 import { spawnShim, shimCommand, shimWait, shimSimple, runtimeError, type ExitRecord } from '../runtime/shim.ts';
 import { writeJsonAtomic, readJson, writeFileAtomic } from '../lib/fsutil.ts';
 import { BerthError, conflict, invalidParameter, notFound, notModified, isErrno } from '../lib/errors.ts';
@@ -48,6 +49,7 @@ export class ContainerManager extends EventEmitter {
   private readonly root: { data: string; exec: string };
   private readonly images: ImageStore;
   private readonly rt: RuntimeConfig;
+  private readonly seccompCache: SeccompCache;
 
   constructor(root: { data: string; exec: string }, images: ImageStore, rt: RuntimeConfig) {
     super();
@@ -56,6 +58,7 @@ export class ContainerManager extends EventEmitter {
     this.rt = rt;
     this.dataDir = path.join(root.data, 'containers');
     this.execDir = path.join(root.exec, 'c');
+    this.seccompCache = new SeccompCache(path.join(root.data, 'seccomp-cache'));
   }
 
   // ---- state on disk -------------------------------------------------------------------------
@@ -157,7 +160,7 @@ export class ContainerManager extends EventEmitter {
       }
     }
     const image = this.images.tryResolve(body.Image);
-    if (!image) throw notFound(`No such image: ${body.Image}`);
+    if (!image) throw noSuchImage(String(body.Image));
     const hc: AnyObj = { ...(body.HostConfig ?? {}) };
     const warnings = this.validateHostConfig(hc);
     const config = this.mergeImageConfig(body, image);
@@ -354,25 +357,34 @@ export class ContainerManager extends EventEmitter {
   private async startLocked(c: ContainerRecord): Promise<void> {
     const dirs = this.fsDirs(c);
     const sd = this.stateDir(c.ID);
+    const trace = process.env.BERTH_TRACE ? (m: string) => process.stderr.write(`start ${m} ${(performance.now() - t0).toFixed(1)}\n`) : () => {};
+    const t0 = performance.now();
     try {
       if (!isMounted(dirs.merged)) this.images.layers.mountOverlay(c.TopLayer, dirs);
+      trace('mounted');
       await fsp.rm(sd, { recursive: true, force: true });
       await fsp.mkdir(sd, { recursive: true, mode: 0o700 });
       const spec = await this.buildContainerSpec(c, dirs.merged);
-      await fsp.writeFile(path.join(sd, 'config.json'), JSON.stringify(spec));
       const hc = c.HostConfig;
-      const runtime = this.rt.runtimes[hc.Runtime] ?? this.rt.runtimes[this.rt.defaultRuntime];
+      const runtimeName = this.rt.runtimes[hc.Runtime] ? hc.Runtime : this.rt.defaultRuntime;
+      const runtime = this.rt.runtimes[runtimeName];
+      const learnSeccomp = runtimeName === 'crun' ? this.seccompCache.apply(spec) : undefined;
+      await fsp.writeFile(path.join(sd, 'config.json'), JSON.stringify(spec));
+      trace('spec');
       const pid = await spawnShim({
         id: c.ID, bundle: sd, stateDir: sd, runtime: runtime.path, runtimeRoot: path.join(this.root.exec, 'runtime'),
         // Docker closes a container's stdin when the attached client goes away only without a TTY (a TTY
         // client may detach with ctrl-p ctrl-q and attach again).
         logFile: c.LogPath, tty: !!c.Config.Tty, stdin: !!c.Config.OpenStdin, stdinOnce: !!c.Config.StdinOnce && !c.Config.Tty,
       });
+      trace('created');
+      if (learnSeccomp) this.seccompCache.learn(learnSeccomp, path.join(this.root.exec, 'runtime', c.ID));
       const attaches = this.pendingAttach.get(c.ID) ?? [];
       this.pendingAttach.delete(c.ID);
       await Promise.all(attaches.map((a) => this.connectAttach(c, a)));
       const reply = await shimSimple(sd, 'start').catch((e: Error) => { throw runtimeError(e.message); });
       void reply;
+      trace('started');
       c.State = { ...c.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: c.State.FinishedAt };
       await this.save(c);
       this.watchExit(c);

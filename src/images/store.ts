@@ -148,7 +148,7 @@ export class ImageStore {
   // Docker's lookup order: a reference (with default tag), then a full or short image ID.
   resolve(name: string): ImageRecord {
     const rec = this.tryResolve(name);
-    if (!rec) throw notFound(`No such image: ${name}`);
+    if (!rec) throw noSuchImage(name);
     return rec;
   }
 
@@ -260,6 +260,19 @@ export class ImageStore {
   isDangling(rec: ImageRecord): boolean {
     return this.tagsOf(rec.id).length === 0;
   }
+}
+
+// Docker's ErrImageDoesNotExist wording: the reference with its default tag, in familiar form
+// ("No such image: x:latest"); an ID as given.
+export function noSuchImage(name: string): BerthError {
+  let shown = name;
+  if (/^[a-f0-9]{64}$/.test(name)) shown = `sha256:${name}`;
+  else {
+    try {
+      shown = familiarName(fullName(withDefaultTag(parseReference(name))));
+    } catch { /* not a reference: show it as given */ }
+  }
+  return notFound(`No such image: ${shown}`);
 }
 
 export function shortId(id: string): string {

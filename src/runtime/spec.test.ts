@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { effectiveCaps, DEFAULT_CAPS, ALL_CAPS } from './spec.ts';
-import { translateProfile } from './seccomp.ts';
+import { translateProfile, dockerHarden } from './seccomp.ts';
 
 test('capabilities follow Docker: drops, adds, ALL, privileged', () => {
   assert.deepEqual(effectiveCaps(), DEFAULT_CAPS);
@@ -27,4 +27,16 @@ test('seccomp translation keeps rules whose capability conditions hold', () => {
   const admin = translateProfile(p, [...DEFAULT_CAPS, 'CAP_SYS_ADMIN', 'CAP_SYS_TTY_CONFIG']);
   assert.deepEqual(admin.syscalls.map((s) => s.names[0]), ['read', 'mount']);
   if (process.arch === 'x64') assert.deepEqual(plain.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86']);
+});
+
+test('the default profile is tightened to Docker’s: namespace syscalls need CAP_SYS_ADMIN', () => {
+  const base = { defaultAction: 'SCMP_ACT_ERRNO', architectures: [], syscalls: [{ names: ['read', 'mount', 'unshare', 'clone', 'keyctl', 'ptrace'], action: 'SCMP_ACT_ALLOW' }] };
+  const plain = dockerHarden(base, DEFAULT_CAPS);
+  const allowed = plain.syscalls.filter((s) => s.action === 'SCMP_ACT_ALLOW' && !s.args).flatMap((s) => s.names);
+  assert.deepEqual(allowed, ['read']);
+  const clone = plain.syscalls.find((s) => s.names[0] === 'clone');
+  assert.equal(clone?.args?.[0].op, 'SCMP_CMP_MASKED_EQ');
+  assert.equal(plain.syscalls.find((s) => s.names[0] === 'clone3')?.errnoRet, 38);
+  const admin = dockerHarden(base, [...DEFAULT_CAPS, 'CAP_SYS_ADMIN', 'CAP_SYS_PTRACE']);
+  assert.deepEqual(admin.syscalls.flatMap((s) => s.names), ['read', 'mount', 'unshare', 'clone', 'ptrace']);
 });
