@@ -2,7 +2,7 @@
 // plus the memory of an idle berthd and of one shim. Prints one table; asserts nothing.
 //   scripts/node.sh bench/run-true.ts [runs]
 import { spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync, readdirSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { startDaemon, BERTH, DOCKER, run } from '../test/harness.ts';
 
@@ -32,15 +32,25 @@ try {
   const boot = await run(BERTH, ['image', 'bootstrap'], { env: d.env });
   if (boot.code !== 0) throw new Error(boot.stderr);
 
-  // The floor: crun's own `run` on the very layer directory berthd uses, read-only, no berthd, no shim.
+  // The floors: crun's own `run` on the very layer directory berthd uses (read-only; no berthd, no shim, no
+  // overlay), (a) with the OCI config berthd writes for this container (Docker's isolation: seccomp,
+  // capabilities, masked paths, cgroup, namespaces), and (b) with `crun spec`'s minimal config.
   const layersDir = path.join(d.dataRoot, 'layers');
   const layer = readdirSync(layersDir).find((n) => /^[a-f0-9]{64}$/.test(n))!;
-  execFileSync('crun', ['spec', '--bundle', bundle]);
-  const spec = JSON.parse(readFileSync(path.join(bundle, 'config.json'), 'utf8'));
-  spec.process.terminal = false;
-  spec.process.args = ['true'];
-  spec.root = { path: path.join(layersDir, layer, 'diff'), readonly: true };
-  writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+  const rootfs = { path: path.join(layersDir, layer, 'diff'), readonly: true };
+  const probe = (await run(DOCKER, ['run', '-d', 'busybox', 'sleep', '60'], { env: d.env })).stdout.trim();
+  const full = JSON.parse(readFileSync(path.join(d.execRoot, 'c', probe, 'config.json'), 'utf8'));
+  full.process.args = ['true'];
+  full.root = rootfs;
+  mkdirSync(path.join(bundle, 'full'));
+  mkdirSync(path.join(bundle, 'minimal'));
+  writeFileSync(path.join(bundle, 'full', 'config.json'), JSON.stringify(full));
+  execFileSync('crun', ['spec', '--bundle', path.join(bundle, 'minimal')]);
+  const minimal = JSON.parse(readFileSync(path.join(bundle, 'minimal', 'config.json'), 'utf8'));
+  minimal.process.terminal = false;
+  minimal.process.args = ['true'];
+  minimal.root = rootfs;
+  writeFileSync(path.join(bundle, 'minimal', 'config.json'), JSON.stringify(minimal));
 
   const measure = (label: string, f: (i: number) => number) => {
     for (let i = 0; i < 3; i++) f(-1 - i); // warm-up
@@ -48,7 +58,13 @@ try {
     for (let i = 0; i < runs; i++) xs.push(f(i));
     return { label, median: median(xs), min: Math.min(...xs) };
   };
-  const crunRun = measure('crun run (floor)', (i) => timeIt('crun', ['--root', path.join(bundle, 'state'), 'run', '--bundle', bundle, `bench-${process.pid}-${i}`]));
+  const crunRun = measure('crun run, berthd\'s config (floor)', (i) => {
+    full.linux.cgroupsPath = `/berth/bench-${process.pid}-${i}`;
+    writeFileSync(path.join(bundle, 'full', 'config.json'), JSON.stringify(full));
+    return timeIt('crun', ['--root', path.join(bundle, 'state'), 'run', '--bundle', path.join(bundle, 'full'), `bench-${process.pid}-f${i}`]);
+  });
+  const crunMin = measure('crun run, minimal config', (i) => timeIt('crun', ['--root', path.join(bundle, 'state'), 'run', '--bundle', path.join(bundle, 'minimal'), `bench-${process.pid}-m${i}`]));
+  await run(DOCKER, ['rm', '-f', probe], { env: d.env }); // its /etc/hosts etc. were bind sources above
   const dockerCli = measure('docker version (CLI alone)', () => timeIt(DOCKER, ['version'], d.env));
   const dockerRun = measure('docker run --rm busybox true', () => timeIt(DOCKER, ['run', '--rm', 'busybox', 'true'], d.env));
   const berthRun = measure('berth run --rm busybox true', () => timeIt(BERTH, ['run', '--rm', 'busybox', 'true'], d.env));
@@ -62,7 +78,7 @@ try {
   const shimRss = rssKb(shimPid);
   await run(DOCKER, ['rm', '-f', id], { env: d.env });
 
-  const rows = [crunRun, dockerCli, dockerRun, berthRun];
+  const rows = [crunRun, crunMin, dockerCli, dockerRun, berthRun];
   console.log(`\nrun --rm busybox true, ${runs} runs each (ms)`);
   console.log('what'.padEnd(34) + 'median'.padStart(9) + 'min'.padStart(9) + '  x floor');
   for (const r of rows) {
@@ -71,7 +87,6 @@ try {
   console.log(`\nmemory: berthd idle RSS ${(berthdRss / 1024).toFixed(1)} MiB, one berth-shim RSS ${(shimRss / 1024).toFixed(2)} MiB`);
   console.log(`target: docker run through berthd under 4x the crun floor: ${dockerRun.median / crunRun.median < 4 ? 'met' : 'NOT met'} (${(dockerRun.median / crunRun.median).toFixed(2)}x)`);
 } finally {
-  spawnSync('crun', ['--root', path.join(bundle, 'state'), 'list'], { stdio: 'ignore' });
   rmSync(bundle, { recursive: true, force: true });
   await d.stop();
 }

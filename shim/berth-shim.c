@@ -540,7 +540,6 @@ static void finish(void) {
 	xclose(&infd);
 	buf_free(&inq);
 	xclose(&logfd);
-	rt_delete();
 
 	char ts[48], *tmp = state_path("exit.json.tmp");
 	timestamp(ts);
@@ -733,6 +732,9 @@ int main(int argc, char **argv) {
 	dprintf(1, "ok %d\n", (int)cpid);
 	for (int i = 0; i < 3; i++) dup2(devnull, i); /* let go of berthd's pipes: it reads them until EOF */
 	loop();
+	/* The runtime's delete (~10 ms) comes after the exit is reported, off the `docker run` critical path.
+	   berthd waits for shim.pid to go away before it starts this container again. */
+	rt_delete();
 	unlink(p_pid);
 	return 0;
 }

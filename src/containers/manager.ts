@@ -71,8 +71,10 @@ export class ContainerManager extends EventEmitter {
     return path.join(this.execDir, id);
   }
 
-  private async save(c: ContainerRecord): Promise<void> {
-    await writeJsonAtomic(path.join(this.dir(c.ID), 'container.json'), c);
+  // The configuration is synced when the container is created; later state changes are not, since after a
+  // crash the state is re-derived from the shims and their exit.json.
+  private async save(c: ContainerRecord, sync = false): Promise<void> {
+    await writeJsonAtomic(path.join(this.dir(c.ID), 'container.json'), c, { sync });
   }
 
   async init(): Promise<void> {
@@ -195,7 +197,7 @@ export class ContainerManager extends EventEmitter {
     await this.writeEtcFiles(c);
     this.byId.set(id, c);
     try {
-      await this.save(c);
+      await this.save(c, true);
     } catch (err) {
       this.byId.delete(id);
       await fsp.rm(dir, { recursive: true, force: true });
@@ -329,9 +331,12 @@ export class ContainerManager extends EventEmitter {
       const dns: string[] = c.HostConfig.Dns ?? [];
       if (dns.length) resolv = resolv.split('\n').filter((l) => !/^\s*nameserver/.test(l)).concat(dns.map((d) => `nameserver ${d}`)).join('\n') + '\n';
     }
-    await writeFileAtomic(c.HostsPath, hosts);
-    await writeFileAtomic(c.HostnamePath, `${hostname}\n`);
-    await writeFileAtomic(c.ResolvConfPath, resolv);
+    const noSync = { sync: false };
+    await Promise.all([
+      writeFileAtomic(c.HostsPath, hosts, 0o644, noSync),
+      writeFileAtomic(c.HostnamePath, `${hostname}\n`, 0o644, noSync),
+      writeFileAtomic(c.ResolvConfPath, resolv, 0o644, noSync),
+    ]);
   }
 
   // ---- start ----------------------------------------------------------------------------------
@@ -362,6 +367,7 @@ export class ContainerManager extends EventEmitter {
     try {
       if (!isMounted(dirs.merged)) this.images.layers.mountOverlay(c.TopLayer, dirs);
       trace('mounted');
+      await waitForShimGone(sd);
       await fsp.rm(sd, { recursive: true, force: true });
       await fsp.mkdir(sd, { recursive: true, mode: 0o700 });
       const spec = await this.buildContainerSpec(c, dirs.merged);
@@ -478,7 +484,7 @@ export class ContainerManager extends EventEmitter {
     if (!c.State.Running) return;
     c.State = { ...c.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: rec.exitCode, FinishedAt: rec.finishedAt };
     unmount(this.fsDirs(c).merged);
-    await fsp.rm(this.stateDir(c.ID), { recursive: true, force: true });
+    // The state dir stays until the next start or the removal: the shim is still finishing there.
     if (this.byId.has(c.ID)) await this.save(c);
     this.emit('event', 'die', c);
     this.emit(`exit:${c.ID}`, rec.exitCode);
@@ -555,14 +561,18 @@ export class ContainerManager extends EventEmitter {
     }
     if (!this.byId.has(c.ID)) return; // removed meanwhile (AutoRemove)
     this.byId.delete(c.ID);
-    const dirs = this.fsDirs(c);
-    unmount(dirs.merged);
-    await fsp.rm(this.stateDir(c.ID), { recursive: true, force: true });
-    await fsp.rm(this.dir(c.ID), { recursive: true, force: true });
-    for (const a of this.pendingAttach.get(c.ID) ?? []) a.socket.destroy();
-    this.pendingAttach.delete(c.ID);
-    this.emit('event', 'destroy', c);
-    this.emit(`removed:${c.ID}`);
+    try {
+      unmount(this.fsDirs(c).merged);
+      await fsp.rm(this.dir(c.ID), { recursive: true, force: true });
+    } finally {
+      for (const a of this.pendingAttach.get(c.ID) ?? []) a.socket.destroy();
+      this.pendingAttach.delete(c.ID);
+      this.emit('event', 'destroy', c);
+      this.emit(`removed:${c.ID}`);
+    }
+    // The exec-root state goes once the shim has finished its runtime delete (it still writes there).
+    const sd = this.stateDir(c.ID);
+    void waitForShimGone(sd).then(() => fsp.rm(sd, { recursive: true, force: true })).catch((e) => this.emit('error', e));
   }
 
   // ---- attach ---------------------------------------------------------------------------------
@@ -617,6 +627,25 @@ export class ContainerManager extends EventEmitter {
 
   imageName(c: ContainerRecord): string {
     return c.Config.Image ?? familiarName(c.Image);
+  }
+}
+
+// The previous shim of a container deletes the runtime's state after it reported the exit; a new start must
+// not race it.
+async function waitForShimGone(stateDir: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(stateDir, 'shim.pid'), 'utf8'));
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 500 && pid > 0; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
