@@ -55,7 +55,7 @@ struct client {
 	struct buf q;                    /* bytes the socket did not take yet */
 };
 
-static const char *o_id, *o_bundle, *o_state, *o_runtime, *o_root, *o_log;
+static const char *o_id, *o_bundle, *o_state, *o_runtime, *o_root, *o_log, *o_oom;
 static int o_tty, o_stdin, o_once;
 static char *p_sock, *p_pid, *p_rtlog, *p_exit, *p_cpid, *p_console;
 
@@ -528,6 +528,20 @@ static void on_sigchld(void) {
 	}
 }
 
+/* The kernel's OOM-kill count for the container's memory cgroup (v1 memory.oom_control, v2 memory.events),
+   read before the runtime deletes the cgroup. */
+static int oom_killed(void) {
+	char buf[1024];
+	int fd = o_oom ? open(o_oom, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0) return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0) return 0;
+	buf[n] = 0;
+	const char *p = strstr(buf, "oom_kill ");
+	return p && atoi(p + 9) > 0;
+}
+
 /* The container is gone: take the rest of its output, record the exit, tell everyone. */
 static void finish(void) {
 	for (int s = 0; s < 2; s++) {
@@ -543,8 +557,8 @@ static void finish(void) {
 
 	char ts[48], *tmp = state_path("exit.json.tmp");
 	timestamp(ts);
-	snprintf(exit_line, sizeof exit_line, "{\"exitCode\":%d,\"signal\":%d,\"finishedAt\":\"%s\"}", exit_code,
-		 exit_sig, ts);
+	snprintf(exit_line, sizeof exit_line, "{\"exitCode\":%d,\"signal\":%d,\"finishedAt\":\"%s\",\"oomKilled\":%s}",
+		 exit_code, exit_sig, ts, oom_killed() ? "true" : "false");
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd >= 0) { /* by rename: a reader sees all of it or nothing */
 		write_all(fd, exit_line, strlen(exit_line));
@@ -658,7 +672,8 @@ int main(int argc, char **argv) {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], **dst = !strcmp(a, "--id") ? &o_id : !strcmp(a, "--bundle") ? &o_bundle
 			: !strcmp(a, "--state-dir") ? &o_state : !strcmp(a, "--runtime") ? &o_runtime
-			: !strcmp(a, "--runtime-root") ? &o_root : !strcmp(a, "--log") ? &o_log : NULL;
+			: !strcmp(a, "--runtime-root") ? &o_root : !strcmp(a, "--log") ? &o_log
+			: !strcmp(a, "--oom-events") ? &o_oom : NULL;
 		if (dst && ++i < argc) *dst = argv[i];
 		else if (!strcmp(a, "--tty")) o_tty = 1;
 		else if (!strcmp(a, "--stdin")) o_stdin = 1;

@@ -36,6 +36,7 @@ interface PendingAttach {
   stderr: boolean;
 }
 
+const INIT_BINARY = path.resolve(import.meta.dirname, '../../shim/berth-init');
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const MIN_MEMORY = 6 * 1024 * 1024;
 
@@ -382,6 +383,7 @@ export class ContainerManager extends EventEmitter {
         // Docker closes a container's stdin when the attached client goes away only without a TTY (a TTY
         // client may detach with ctrl-p ctrl-q and attach again).
         logFile: c.LogPath, tty: !!c.Config.Tty, stdin: !!c.Config.OpenStdin, stdinOnce: !!c.Config.StdinOnce && !c.Config.Tty,
+        oomEventsFile: this.rt.cgroupVersion === 2 ? `/sys/fs/cgroup${cgroupPath(c.ID)}/memory.events` : `/sys/fs/cgroup/memory${cgroupPath(c.ID)}/memory.oom_control`,
       });
       trace('created');
       if (learnSeccomp) this.seccompCache.learn(learnSeccomp, path.join(this.root.exec, 'runtime', c.ID));
@@ -413,8 +415,14 @@ export class ContainerManager extends EventEmitter {
     const hc = c.HostConfig;
     const cfg = c.Config;
     const user = await resolveUser(rootfs, cfg.User, hc.GroupAdd ?? []);
-    const args = [c.Path, ...c.Args];
+    let args = [c.Path, ...c.Args];
     await this.checkExecutable(rootfs, args[0]);
+    const extraMounts = [];
+    if (hc.Init) {
+      // Docker's --init: a small init bind-mounted at /sbin/docker-init runs the command as its child.
+      args = ['/sbin/docker-init', '--', ...args];
+      extraMounts.push({ destination: '/sbin/docker-init', type: 'bind', source: INIT_BINARY, options: ['bind', 'ro'] });
+    }
     const cwd = cfg.WorkingDir || '/';
     if (cfg.WorkingDir) {
       // Docker creates a missing working directory, owned by the container's user.
@@ -448,9 +456,9 @@ export class ContainerManager extends EventEmitter {
       cpuQuota: hc.CpuQuota || undefined, cpusetCpus: hc.CpusetCpus || undefined, cpusetMems: hc.CpusetMems || undefined,
       pidsLimit: hc.PidsLimit || undefined, shmSize: hc.ShmSize || undefined, nofileLimit: this.rt.nofileLimit,
       ulimits: hc.Ulimits ?? undefined, oomScoreAdj: hc.OomScoreAdj || undefined, sysctls: hc.Sysctls ?? undefined,
-      extraMounts: (hc.Tmpfs ? Object.entries(hc.Tmpfs as Record<string, string>) : []).map(([dst, o]) => ({
+      extraMounts: [...extraMounts, ...(hc.Tmpfs ? Object.entries(hc.Tmpfs as Record<string, string>) : []).map(([dst, o]) => ({
         destination: dst, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(o ? o.split(',') : [])],
-      })),
+      }))],
     });
   }
 
@@ -482,10 +490,11 @@ export class ContainerManager extends EventEmitter {
 
   private async recordExit(c: ContainerRecord, rec: ExitRecord): Promise<void> {
     if (!c.State.Running) return;
-    c.State = { ...c.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: rec.exitCode, FinishedAt: rec.finishedAt };
+    c.State = { ...c.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: rec.exitCode, FinishedAt: rec.finishedAt, OOMKilled: !!rec.oomKilled };
     unmount(this.fsDirs(c).merged);
     // The state dir stays until the next start or the removal: the shim is still finishing there.
     if (this.byId.has(c.ID)) await this.save(c);
+    if (c.State.OOMKilled) this.emit('event', 'oom', c);
     this.emit('event', 'die', c);
     this.emit(`exit:${c.ID}`, rec.exitCode);
     if (c.HostConfig.AutoRemove && this.byId.has(c.ID)) await this.remove(c.ID, { force: true, volumes: true }).catch(() => {});

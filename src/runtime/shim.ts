@@ -16,12 +16,14 @@ export interface ShimOptions {
   tty: boolean;
   stdin: boolean;
   stdinOnce: boolean;
+  oomEventsFile?: string;
 }
 
 export interface ExitRecord {
   exitCode: number;
   signal: number;
   finishedAt: string;
+  oomKilled?: boolean;
 }
 
 // Spawns the shim, which runs `runtime create`; resolves with the container's pid once it is created.
@@ -31,6 +33,7 @@ export function spawnShim(o: ShimOptions): Promise<number> {
   if (o.tty) args.push('--tty');
   if (o.stdin) args.push('--stdin');
   if (o.stdinOnce) args.push('--stdin-once');
+  if (o.oomEventsFile) args.push('--oom-events', o.oomEventsFile);
   return new Promise((resolve, reject) => {
     const child = spawn(SHIM_BINARY, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
