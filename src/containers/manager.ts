@@ -19,6 +19,7 @@ import { writeJsonAtomic, readJson, writeFileAtomic } from '../lib/fsutil.ts';
 import { BerthError, conflict, invalidParameter, notFound, notModified, isErrno } from '../lib/errors.ts';
 import { randomName, NAME_RE } from './names.ts';
 import { parseSignal } from './signals.ts';
+import { PROJECT_ROOT } from '../lib/paths.ts';
 import { resolveUser } from './user.ts';
 import { newState, ZERO_TIME, type ContainerRecord, type AnyObj } from './types.ts';
 
@@ -36,7 +37,7 @@ interface PendingAttach {
   stderr: boolean;
 }
 
-const INIT_BINARY = path.resolve(import.meta.dirname, '../../shim/berth-init');
+const INIT_BINARY = path.join(PROJECT_ROOT, 'shim/berth-init');
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const MIN_MEMORY = 6 * 1024 * 1024;
 

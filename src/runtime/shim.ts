@@ -3,8 +3,9 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { BerthError } from '../lib/errors.ts';
+import { PROJECT_ROOT } from '../lib/paths.ts';
 
-export const SHIM_BINARY = path.resolve(import.meta.dirname, '../../shim/berth-shim');
+export const SHIM_BINARY = path.join(PROJECT_ROOT, 'shim/berth-shim');
 
 export interface ShimOptions {
   id: string;

@@ -1,5 +1,7 @@
 // berth version and berth -v.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../../lib/paths.ts';
 import type { CommandSpec } from '../command.ts';
 import { CLIENT_API_VERSION } from '../client.ts';
 import { formatFlag } from '../common-flags.ts';
@@ -7,7 +9,7 @@ import { StatusError } from '../errors.ts';
 
 export function berthVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version?: string };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';
