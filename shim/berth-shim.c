@@ -2,7 +2,11 @@
  * berth-shim: the parent process of one Berth container.
  *
  *   berth-shim --id ID --bundle DIR --state-dir DIR --runtime PATH [--runtime-root DIR] [--log FILE]
- *              [--tty] [--stdin] [--stdin-once]
+ *              [--tty] [--stdin] [--stdin-once] [--oom-events FILE] [--exec PROCESS_JSON]
+ *
+ * With --exec it is the parent of one `docker exec` process instead: `RUNTIME exec --detach --process FILE`
+ * runs at once, but its output is not read until the first attach client (or `start`) arrives, so none is lost
+ * (the pipe holds it meanwhile); the container is not deleted when the process exits.
  *
  * It runs `RUNTIME create`, becomes the container's parent (child subreaper), holds the container's stdio,
  * writes its output to a Docker json-file log, records the exit status in exit.json and answers a one-line
@@ -55,7 +59,8 @@ struct client {
 	struct buf q;                    /* bytes the socket did not take yet */
 };
 
-static const char *o_id, *o_bundle, *o_state, *o_runtime, *o_root, *o_log, *o_oom;
+static const char *o_id, *o_bundle, *o_state, *o_runtime, *o_root, *o_log, *o_oom, *o_exec;
+static int held; /* exec mode: output is not read until someone attaches or sends start */
 static int o_tty, o_stdin, o_once;
 static char *p_sock, *p_pid, *p_rtlog, *p_exit, *p_cpid, *p_console;
 
@@ -241,8 +246,9 @@ static void rt_delete(void) {
 
 /* Before "ok": clean up, then report on the ready pipe (so berthd finds nothing left when it reads it). */
 static void fail(const char *msg, int del) {
-	/* "already exists": another shim owns that container, and delete -f would kill it. */
-	if (del && !strstr(msg, "exists")) rt_delete();
+	/* "already exists": another shim owns that container, and delete -f would kill it; an exec that failed
+	   must leave its running container alone. */
+	if (del && !o_exec && !strstr(msg, "exists")) rt_delete();
 	unlink(p_console);
 	unlink(p_pid);
 	dprintf(1, "error %s\n", msg);
@@ -426,6 +432,11 @@ static void broadcast(int s, const char *p, size_t n) {
 static void do_start(struct client *c) {
 	char msg[512], line[520] = "ok\n";
 	const char *args[] = { "start", o_id, NULL };
+	if (o_exec) { /* the process runs already; start only releases its output */
+		started = 1, held = 0;
+		reply(c, "ok\n");
+		return;
+	}
 	if (started || exited) {
 		reply(c, started ? "error already started\n" : "error container has exited\n");
 		return;
@@ -452,6 +463,7 @@ static void command(struct client *c, const char *rest, size_t restlen) {
 		c->kind = C_ATTACH;
 		c->want_in = in && o_stdin, c->want_out = out, c->want_err = err;
 		client_send(c, "ok\n", 3);
+		held = 0;
 		if (c->want_in && restlen) stdin_write(rest, restlen); /* stdin that came with the command */
 		c->closing = finished;
 	} else if (sscanf(l, "resize %hu %hu", &rows, &cols) == 2) {
@@ -620,8 +632,8 @@ static void loop(void) {
 		}
 		pf[0] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
 		pf[1] = (struct pollfd){ .fd = lsock, .events = POLLIN };
-		pf[2] = (struct pollfd){ .fd = paused ? -1 : outfd[0], .events = POLLIN };
-		pf[3] = (struct pollfd){ .fd = paused ? -1 : outfd[1], .events = POLLIN };
+		pf[2] = (struct pollfd){ .fd = paused || held ? -1 : outfd[0], .events = POLLIN };
+		pf[3] = (struct pollfd){ .fd = paused || held ? -1 : outfd[1], .events = POLLIN };
 		pf[4] = (struct pollfd){ .fd = inq.len ? infd : -1, .events = POLLOUT };
 		n = 5;
 		for (struct client *c = clients; c; c = c->next, n++) {
@@ -673,14 +685,16 @@ int main(int argc, char **argv) {
 		const char *a = argv[i], **dst = !strcmp(a, "--id") ? &o_id : !strcmp(a, "--bundle") ? &o_bundle
 			: !strcmp(a, "--state-dir") ? &o_state : !strcmp(a, "--runtime") ? &o_runtime
 			: !strcmp(a, "--runtime-root") ? &o_root : !strcmp(a, "--log") ? &o_log
-			: !strcmp(a, "--oom-events") ? &o_oom : NULL;
+			: !strcmp(a, "--oom-events") ? &o_oom : !strcmp(a, "--exec") ? &o_exec : NULL;
 		if (dst && ++i < argc) *dst = argv[i];
 		else if (!strcmp(a, "--tty")) o_tty = 1;
 		else if (!strcmp(a, "--stdin")) o_stdin = 1;
 		else if (!strcmp(a, "--stdin-once")) o_once = 1;
 		else usage();
 	}
-	if (!o_id || !o_bundle || !o_state || !o_runtime) usage();
+	if (!o_id || (!o_bundle && !o_exec) || !o_state || !o_runtime) usage();
+	o_exec = absolute(o_exec);
+	held = o_exec != NULL;
 	o_state = absolute(o_state), o_root = absolute(o_root);
 	if (strchr(o_runtime, '/')) o_runtime = absolute(o_runtime);
 
@@ -713,8 +727,11 @@ int main(int argc, char **argv) {
 		outfd[s] = p[0], *(s ? &cerr : &cout) = p[1];
 	}
 
-	const char *args[] = { "create", "--bundle", o_bundle, "--pid-file", p_cpid,
+	const char *create[] = { "create", "--bundle", o_bundle, "--pid-file", p_cpid,
+				 o_tty ? "--console-socket" : o_id, o_tty ? p_console : NULL, o_id, NULL };
+	const char *exec[] = { "exec", "--detach", "--process", o_exec, "--pid-file", p_cpid,
 			       o_tty ? "--console-socket" : o_id, o_tty ? p_console : NULL, o_id, NULL };
+	const char **args = o_exec ? exec : create;
 	off_t from = file_size(p_rtlog);
 	int st = wait_pid(spawn_rt(args, cin, cout, cerr));
 	/* Only the container may hold the write ends, or we would never see EOF on its output. */
@@ -749,7 +766,7 @@ int main(int argc, char **argv) {
 	loop();
 	/* The runtime's delete (~10 ms) comes after the exit is reported, off the `docker run` critical path.
 	   berthd waits for shim.pid to go away before it starts this container again. */
-	rt_delete();
+	if (!o_exec) rt_delete();
 	unlink(p_pid);
 	return 0;
 }

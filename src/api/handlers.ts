@@ -14,6 +14,7 @@ import { streamLogs } from '../containers/logs.ts';
 import type { ProgressMessage } from '../lib/progress.ts';
 import type { ContainerRecord } from '../containers/types.ts';
 import { parseTimestampParam } from '../lib/timestamps.ts';
+import { registerExecRoutes } from './routes-exec.ts';
 
 export function buildRouter(d: Daemon): Router {
   const r = new Router();
@@ -179,6 +180,7 @@ export function buildRouter(d: Daemon): Router {
     }));
     res.end();
   });
+  registerExecRoutes(r, d);
   return r;
 }
 

@@ -101,10 +101,34 @@ export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY): Pro
   return Buffer.concat(chunks);
 }
 
+// For an upgraded (hijacked) request Node hands us the raw socket: its body (Content-Length bytes) is at the
+// start of `head` and the socket, and must be taken off before the stream carries stdin.
+async function readUpgradeBody(ctx: Ctx): Promise<Buffer> {
+  const up = ctx.upgrade!;
+  const len = Number(ctx.req.headers['content-length'] ?? 0);
+  if (!len) return Buffer.alloc(0);
+  if (len > MAX_JSON_BODY) throw invalidParameter('request body too large');
+  let buf = up.head;
+  while (buf.length < len) {
+    const chunk = await new Promise<Buffer | null>((resolve) => {
+      const onData = (d: Buffer) => { cleanup(); resolve(d); };
+      const onEnd = () => { cleanup(); resolve(null); };
+      const cleanup = () => { up.socket.off('data', onData); up.socket.off('end', onEnd); up.socket.pause(); };
+      up.socket.on('data', onData);
+      up.socket.once('end', onEnd);
+      up.socket.resume();
+    });
+    if (!chunk) break;
+    buf = Buffer.concat([buf, chunk]);
+  }
+  up.head = buf.subarray(len);
+  return buf.subarray(0, len);
+}
+
 // Docker accepts an empty body as "no config"; a non-empty one must be JSON.
 export async function readJson<T>(ctx: Ctx, required = false): Promise<T | undefined> {
   const ct = ctx.req.headers['content-type'];
-  const body = await readBody(ctx.req);
+  const body = ctx.upgrade ? await readUpgradeBody(ctx) : await readBody(ctx.req);
   if (body.length === 0 || body.toString().trim() === '') {
     if (required) throw invalidParameter('invalid JSON: request body is empty');
     return undefined;

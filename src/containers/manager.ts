@@ -22,6 +22,8 @@ import { parseSignal } from './signals.ts';
 import { PROJECT_ROOT } from '../lib/paths.ts';
 import { resolveUser } from './user.ts';
 import { newState, ZERO_TIME, type ContainerRecord, type AnyObj } from './types.ts';
+import { mergeEnv } from './env.ts';
+import { ExecManager } from './exec.ts';
 
 export interface RuntimeConfig {
   runtimes: Record<string, { path: string }>;
@@ -52,6 +54,7 @@ export class ContainerManager extends EventEmitter {
   private readonly images: ImageStore;
   private readonly rt: RuntimeConfig;
   private readonly seccompCache: SeccompCache;
+  readonly execs: ExecManager;
 
   constructor(root: { data: string; exec: string }, images: ImageStore, rt: RuntimeConfig) {
     super();
@@ -61,12 +64,28 @@ export class ContainerManager extends EventEmitter {
     this.dataDir = path.join(root.data, 'containers');
     this.execDir = path.join(root.exec, 'c');
     this.seccompCache = new SeccompCache(path.join(root.data, 'seccomp-cache'));
+    this.execs = new ExecManager(this, root.exec);
   }
 
   // ---- state on disk -------------------------------------------------------------------------
 
   private dir(id: string): string {
     return path.join(this.dataDir, id);
+  }
+
+  // Runs a command in a running container and collects its output (healthchecks).
+  runProbe(id: string, cmd: string[], opts: { timeoutMs: number }): Promise<{ exitCode: number; output: string }> {
+    return this.execs.runProbe(id, cmd, opts);
+  }
+
+  // For exec: the runtime binary and state root a container was started with, and its root filesystem.
+  runtimeOf(c: ContainerRecord): { path: string; root: string } {
+    const name = this.rt.runtimes[c.HostConfig.Runtime] ? c.HostConfig.Runtime : this.rt.defaultRuntime;
+    return { path: this.rt.runtimes[name].path, root: path.join(this.root.exec, 'runtime') };
+  }
+
+  rootfsOf(c: ContainerRecord): string {
+    return this.fsDirs(c).merged;
   }
 
   stateDir(id: string): string {
@@ -659,16 +678,5 @@ async function waitForShimGone(stateDir: string): Promise<void> {
   }
 }
 
-export function mergeEnv(base: string[], over: string[]): string[] {
-  const out = [...base];
-  for (const e of over) {
-    const k = e.split('=')[0];
-    const i = out.findIndex((x) => x.split('=')[0] === k);
-    if (!e.includes('=')) continue; // "-e VAR" without value and unset in the client: Docker drops it
-    if (i >= 0) out[i] = e;
-    else out.push(e);
-  }
-  return out;
-}
 
 export { ZERO_TIME };

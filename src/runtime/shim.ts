@@ -13,7 +13,8 @@ export interface ShimOptions {
   stateDir: string;
   runtime: string;
   runtimeRoot: string;
-  logFile: string;
+  logFile?: string;
+  exec?: string; // a process.json: run it in the running container instead of creating one
   tty: boolean;
   stdin: boolean;
   stdinOnce: boolean;
@@ -29,8 +30,9 @@ export interface ExitRecord {
 
 // Spawns the shim, which runs `runtime create`; resolves with the container's pid once it is created.
 export function spawnShim(o: ShimOptions): Promise<number> {
-  const args = ['--id', o.id, '--bundle', o.bundle, '--state-dir', o.stateDir, '--runtime', o.runtime,
-    '--runtime-root', o.runtimeRoot, '--log', o.logFile];
+  const args = ['--id', o.id, '--bundle', o.bundle, '--state-dir', o.stateDir, '--runtime', o.runtime, '--runtime-root', o.runtimeRoot];
+  if (o.logFile) args.push('--log', o.logFile);
+  if (o.exec) args.push('--exec', o.exec);
   if (o.tty) args.push('--tty');
   if (o.stdin) args.push('--stdin');
   if (o.stdinOnce) args.push('--stdin-once');
@@ -55,7 +57,7 @@ export function spawnShim(o: ShimOptions): Promise<number> {
       if (nl < 0) return;
       const line = out.slice(0, nl);
       if (line.startsWith('ok ')) finish(() => resolve(Number(line.slice(3))));
-      else finish(() => reject(runtimeError(line.replace(/^error /, ''))));
+      else finish(() => reject(runtimeError(line.replace(/^error /, ''), o.exec ? 'exec' : 'create')));
     });
     child.on('error', (e) => reject(e));
     child.on('exit', (code) => {
@@ -65,10 +67,11 @@ export function spawnShim(o: ShimOptions): Promise<number> {
 }
 
 // Docker reports runtime failures with this prefix; the CLI maps "not found" to 127 and "permission denied" to 126.
-export function runtimeError(msg: string): BerthError {
+export function runtimeError(msg: string, op: 'create' | 'exec' = 'create'): BerthError {
   // crun words a missing command differently from runc; clients (the docker CLI's exit code 127) match runc's.
   const m = /executable file `(.*)` not found in \$PATH/.exec(msg);
-  if (m) msg = `runc create failed: unable to start container process: exec: "${m[1]}": executable file not found in $PATH`;
+  if (m) msg = `${op === 'exec' ? 'exec' : 'runc create'} failed: unable to start container process: exec: "${m[1]}": executable file not found in $PATH`;
+  if (op === 'exec') return new BerthError('invalid-parameter', `OCI runtime exec failed: ${msg}: unknown`);
   return new BerthError('invalid-parameter', `failed to create task for container: OCI runtime create failed: ${msg}: unknown`);
 }
 

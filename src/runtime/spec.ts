@@ -1,6 +1,7 @@
 // Builds the OCI runtime spec (config.json) for a container the way Docker does: default capabilities,
 // masked and read-only paths, default mounts, device cgroup rules, resources and seccomp.
 import { defaultSeccomp, translateProfile, type DockerProfile } from './seccomp.ts';
+import { readFileSync } from 'node:fs';
 import { invalidParameter } from '../lib/errors.ts';
 
 export const DEFAULT_CAPS = [
@@ -42,6 +43,34 @@ const DEFAULT_DEVICE_RULES = [
   { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
 ];
 
+// Capability numbers, for checking against what this host lets us hand out.
+const CAP_NUMBERS: Record<string, number> = Object.fromEntries([
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
+  'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE',
+  'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP',
+  'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ',
+  'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+].map((c, i) => [c, i]));
+
+let hostBounding: bigint | undefined;
+
+// "All capabilities" means those this daemon itself may pass on (Docker filters by its own bounding set too):
+// in a restricted sandbox, asking for one outside it makes the runtime's capset fail.
+export function availableCaps(): string[] {
+  if (hostBounding === undefined) {
+    try {
+      const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+      hostBounding = m ? BigInt(`0x${m[1]}`) : -1n;
+    } catch {
+      hostBounding = -1n;
+    }
+  }
+  const bnd = hostBounding;
+  return bnd === -1n ? [...ALL_CAPS] : ALL_CAPS.filter((c) => (bnd >> BigInt(CAP_NUMBERS[c])) & 1n);
+}
+
 export function normalizeCap(c: string): string {
   const up = c.toUpperCase();
   return up === 'ALL' ? 'ALL' : up.startsWith('CAP_') ? up : `CAP_${up}`;
@@ -49,14 +78,14 @@ export function normalizeCap(c: string): string {
 
 // Docker's TweakCapabilities: drops apply to the defaults, then adds; "ALL" on either side.
 export function effectiveCaps(add: string[] = [], drop: string[] = [], privileged = false): string[] {
-  if (privileged) return [...ALL_CAPS];
+  if (privileged) return availableCaps();
   const adds = add.map(normalizeCap);
   const drops = drop.map(normalizeCap);
   for (const c of [...adds, ...drops]) {
     if (c !== 'ALL' && !ALL_CAPS.includes(c)) throw invalidParameter(`unknown capability: "${c}"`);
   }
   let caps = drops.includes('ALL') ? [] : DEFAULT_CAPS.filter((c) => !drops.includes(c));
-  if (adds.includes('ALL')) caps = ALL_CAPS.filter((c) => !drops.includes(c) || adds.includes(c));
+  if (adds.includes('ALL')) caps = availableCaps().filter((c) => !drops.includes(c) || adds.includes(c));
   for (const c of adds) if (c !== 'ALL' && !caps.includes(c)) caps.push(c);
   return caps;
 }
