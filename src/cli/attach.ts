@@ -89,6 +89,14 @@ export async function attachContainer(client: ApiClient, id: string, opts: Attac
   return startSession(socket, head, opts);
 }
 
+/** docker exec without -d: the exec's start call is itself the hijacked stream. */
+export async function attachExec(client: ApiClient, execId: string, opts: AttachOptions & { consoleSize?: [number, number] }): Promise<AttachSession> {
+  const body: Record<string, unknown> = { Detach: false, Tty: opts.tty };
+  if (opts.consoleSize) body.ConsoleSize = opts.consoleSize;
+  const { socket, head } = await client.hijack(`/exec/${esc(execId)}/start`, {}, body);
+  return startSession(socket, head, opts);
+}
+
 function startSession(socket: Duplex, head: Buffer, opts: AttachOptions): AttachSession {
   const stdin = process.stdin;
   let detached = false;
@@ -176,7 +184,7 @@ function startSession(socket: Duplex, head: Buffer, opts: AttachOptions): Attach
 }
 
 /** POST /containers/{id}/resize with the terminal's size; docker retries while the process starts. */
-export async function resizeTty(client: ApiClient, id: string, retries = 0): Promise<void> {
+export async function resizeTty(client: ApiClient, id: string, retries = 0, kind: 'containers' | 'exec' = 'containers'): Promise<void> {
   const out = process.stdout;
   if (!out.isTTY) return;
   const h = out.rows;
@@ -184,7 +192,7 @@ export async function resizeTty(client: ApiClient, id: string, retries = 0): Pro
   if (!h || !w) return;
   for (let attempt = 0; ; attempt++) {
     try {
-      await client.call('POST', `/containers/${esc(id)}/resize`, { query: { h, w } });
+      await client.call('POST', `/${kind}/${esc(id)}/resize`, { query: { h, w } });
       return;
     } catch (err) {
       if (attempt >= retries) throw err;
@@ -194,10 +202,10 @@ export async function resizeTty(client: ApiClient, id: string, retries = 0): Pro
 }
 
 /** Resizes now and on every SIGWINCH; returns the function that stops watching. */
-export function monitorTtySize(client: ApiClient, id: string, onError: (err: Error) => void): () => void {
-  resizeTty(client, id, 10).catch(onError);
+export function monitorTtySize(client: ApiClient, id: string, onError: (err: Error) => void, kind: 'containers' | 'exec' = 'containers'): () => void {
+  resizeTty(client, id, 10, kind).catch(onError);
   const onWinch = () => {
-    resizeTty(client, id).catch(() => {});
+    resizeTty(client, id, 0, kind).catch(() => {});
   };
   process.on('SIGWINCH', onWinch);
   return () => process.removeListener('SIGWINCH', onWinch);

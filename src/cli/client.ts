@@ -94,15 +94,19 @@ export class ApiClient {
    * POST with `Connection: Upgrade` / `Upgrade: tcp`; the daemon answers 101 and the socket then carries the
    * container's raw (TTY) or multiplexed stream in both directions.
    */
-  async hijack(path: string, query: Query = {}): Promise<Hijacked> {
+  async hijack(path: string, query: Query = {}, body?: unknown): Promise<Hijacked> {
     await this.negotiate();
     const fullPath = this.#versioned(path) + encodeQuery(query);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise<Hijacked>((resolve, reject) => {
       const req = http.request({
         socketPath: this.socketPath,
         method: 'POST',
         path: fullPath,
-        headers: { Host: 'api.moby.localhost', 'User-Agent': userAgent(), 'Content-Type': 'text/plain', Connection: 'Upgrade', Upgrade: 'tcp' },
+        headers: {
+          Host: 'api.moby.localhost', 'User-Agent': userAgent(), Connection: 'Upgrade', Upgrade: 'tcp',
+          ...(payload === undefined ? { 'Content-Type': 'text/plain' } : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) }),
+        },
       });
       req.on('upgrade', (res, socket, head) => {
         res.resume();
@@ -117,7 +121,7 @@ export class ApiClient {
         resolve({ socket: res as unknown as Duplex, head: Buffer.alloc(0) });
       });
       req.on('error', (err) => reject(this.#connectError(err)));
-      req.end();
+      req.end(payload);
     });
   }
 

@@ -209,7 +209,7 @@ export interface CreateRequest {
 }
 
 /** Reads an env or label file like opts.ParseEnvFile: comments and blank lines skipped, "VAR" alone looked up. */
-function readKVFile(file: string, lookup: boolean, kind: string): string[] {
+export function readKVFile(file: string, lookup: boolean, kind: string): string[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -33,16 +33,18 @@ const cmd = {
   load: { short: 'Load an image from a tar archive or STDIN', load: () => import('./commands/image-transfer.ts').then((m) => m.loadCommand) },
   save: { short: 'Save one or more images to a tar archive (streamed to STDOUT by default)', load: () => import('./commands/image-transfer.ts').then((m) => m.saveCommand) },
   import: { short: 'Import the contents from a tarball to create a filesystem image', load: () => import('./commands/image-transfer.ts').then((m) => m.importCommand) },
+  exec: { short: 'Execute a command in a running container', load: () => import('./commands/exec.ts').then((m) => m.execCommand) },
+  attach: { short: 'Attach local standard input, output, and error streams to a running container', load: () => import('./commands/exec.ts').then((m) => m.attachCommand) },
   bootstrap: { short: 'Create the offline busybox base image from the host\'s busybox binary', load: () => import('./commands/bootstrap.ts').then((m) => m.bootstrapCommand) },
 } satisfies Record<string, Entry>;
 
 /** Top-level commands; the help text lists them in docker's groups. */
 const topLevel: Record<string, Entry> = {
-  run: cmd.run, ps: cmd.ps, images: cmd.images, version: cmd.version, info: cmd.info,
+  run: cmd.run, exec: cmd.exec, ps: cmd.ps, images: cmd.images, version: cmd.version, info: cmd.info, attach: cmd.attach,
   create: cmd.create, import: cmd.import, inspect: cmd.inspect, kill: cmd.kill, load: cmd.load, logs: cmd.logs,
   restart: cmd.restart, rm: cmd.rm, rmi: cmd.rmi, save: cmd.save, start: cmd.start, stop: cmd.stop, tag: cmd.tag, wait: cmd.wait,
 };
-const common = ['run', 'ps', 'images', 'version', 'info'];
+const common = ['run', 'exec', 'ps', 'images', 'version', 'info'];
 
 interface Group {
   short: string;
@@ -54,7 +56,7 @@ const groups: Record<string, Group> = {
   container: {
     short: 'Manage containers',
     commands: {
-      create: cmd.create, inspect: cmd.containerInspect, kill: cmd.kill, logs: cmd.logs, ls: cmd.ps, restart: cmd.restart,
+      attach: cmd.attach, exec: cmd.exec, create: cmd.create, inspect: cmd.containerInspect, kill: cmd.kill, logs: cmd.logs, ls: cmd.ps, restart: cmd.restart,
       rm: cmd.rm, run: cmd.run, start: cmd.start, stop: cmd.stop, wait: cmd.wait,
     },
     aliases: { list: 'ls', ps: 'ls', remove: 'rm' },

@@ -48,7 +48,7 @@ export class ExecManager {
   // ContainerExec
   create(ref: string, body: AnyObj): string {
     const c = this.containers.get(ref);
-    if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`);
+    if (!c.State.Running) throw conflict(`container ${c.ID} is not running`);
     if (c.State.Paused) throw conflict(`Container ${c.ID} is paused, unpause the container before exec`);
     const cmd = body.Cmd;
     if (!Array.isArray(cmd) || cmd.length === 0) throw invalidParameter('No exec command specified');
@@ -99,7 +99,7 @@ export class ExecManager {
     const e = this.get(id);
     if (e.Started) throw conflict(`Error: Exec command ${id} is already running`);
     const c = this.containers.get(e.ContainerID);
-    if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`);
+    if (!c.State.Running) throw conflict(`container ${c.ID} is not running`);
     return { e, c };
   }
 
