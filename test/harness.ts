@@ -78,7 +78,8 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
       } catch { /* daemon may be dead already */ }
       await stopProc(d.proc, 'SIGTERM');
       await execFileP('umount', ['-R', '-l', dataRoot]).catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
+      // A shim may still be finishing its runtime delete in the exec root: retry on ENOTEMPTY/EBUSY.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
     },
   };
   return d;
@@ -109,6 +110,8 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
       clearTimeout(t);
       resolve({ code: code ?? (signal ? 128 + os.constants.signals[signal] : -1), stdout, stderr });
     });
+    // A command may exit before reading all its input (docker load of a bad archive): not an error here.
+    p.stdin.on('error', () => {});
     if (opts.input !== undefined) p.stdin.end(opts.input);
     else p.stdin.end();
   });

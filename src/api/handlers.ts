@@ -1,6 +1,7 @@
 // The Docker Engine API routes. Handlers translate HTTP to domain calls, named after Docker's operation ids.
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import type { Daemon } from '../daemon/daemon.ts';
 import {
   Router, API_VERSION, MIN_API_VERSION, ENGINE_VERSION, readJson, sendJson, sendEmpty, sendText, boolParam, intParam,
@@ -9,12 +10,18 @@ import {
 import { containerInspect, containerSummary, imageInspect, imageSummary, imageHistory } from './views.ts';
 import { invalidParameter, notFound, BerthError } from '../lib/errors.ts';
 import { loadImages, saveImages, importImage } from '../images/transfer.ts';
-import { parseReference, fullName, withDefaultTag, repoName } from '../images/reference.ts';
+import { parseReference, fullName, withDefaultTag, repoName, familiarName } from '../images/reference.ts';
 import { streamLogs } from '../containers/logs.ts';
+import { HEALTH_FILTER_VALUES, healthFilterValue } from '../containers/health.ts';
 import type { ProgressMessage } from '../lib/progress.ts';
 import type { ContainerRecord } from '../containers/types.ts';
 import { parseTimestampParam } from '../lib/timestamps.ts';
 import { registerExecRoutes } from './routes-exec.ts';
+import { registerArchiveRoutes } from './routes-archive.ts';
+import { acceptWebSocket } from './websocket.ts';
+import { Duplex, Writable } from 'node:stream';
+import { registerEventRoutes } from './routes-events.ts';
+import { registerContainerOpsRoutes } from './routes-container-ops.ts';
 
 export function buildRouter(d: Daemon): Router {
   const r = new Router();
@@ -28,7 +35,7 @@ export function buildRouter(d: Daemon): Router {
   r.add('HEAD', '/_ping', ping);
   r.add('GET', '/version', (ctx) => sendJson(ctx, 200, systemVersion()));
   r.add('GET', '/info', (ctx) => sendJson(ctx, 200, d.info()));
-  r.add('GET', '/events', (ctx) => systemEvents(d, ctx));
+  registerEventRoutes(r, d);
 
   // ---- images ----
   r.add('GET', '/images/json', (ctx) => {
@@ -50,9 +57,8 @@ export function buildRouter(d: Daemon): Router {
       list = list.filter((i) => { const labels = i.config.config?.Labels ?? {}; return v === undefined ? k in labels : labels[k] === v; });
     }
     const refs = f.get('reference');
-    if (refs?.length) {
-      list = list.filter((i) => d.images.tagsOf(i.id).some((t) => refs.some((pat) => matchReference(pat, t))));
-    }
+    const matchesRef = refs?.length ? (t: string) => refs.some((pat) => matchReference(pat, t)) : undefined;
+    if (matchesRef) list = list.filter((i) => d.images.tagsOf(i.id).some(matchesRef));
     for (const key of ['before', 'since'] as const) {
       for (const v of f.get(key) ?? []) {
         const ref = d.images.resolve(v);
@@ -63,7 +69,7 @@ export function buildRouter(d: Daemon): Router {
     const counts = new Map<string, number>();
     for (const c of d.containers.all()) counts.set(c.Image, (counts.get(c.Image) ?? 0) + 1);
     list.sort((a, b) => Date.parse(b.config.created ?? '') - Date.parse(a.config.created ?? ''));
-    sendJson(ctx, 200, list.map((i) => imageSummary(i, d.images, boolParam(ctx.query, 'shared-size') || ctx.query.has('containers') ? counts.get(i.id) ?? 0 : -1)));
+    sendJson(ctx, 200, list.map((i) => imageSummary(i, d.images, boolParam(ctx.query, 'shared-size') || ctx.query.has('containers') ? counts.get(i.id) ?? 0 : -1, matchesRef)));
   });
   r.add('POST', '/images/create', (ctx) => imageCreate(d, ctx));
   r.add('POST', '/images/load', (ctx) => imageLoad(d, ctx));
@@ -79,15 +85,16 @@ export function buildRouter(d: Daemon): Router {
     const ref = parseReference(repo);
     if (tag && (ref.tag || ref.digest)) throw invalidParameter('refusing to create an ambiguous tag using digest algorithm as name');
     await d.images.tag(rec.id, tag ? `${repo}:${tag}` : repo);
-    d.emitEvent('image', 'tag', rec.id, { name: fullName(withDefaultTag({ ...ref, tag: tag ?? ref.tag })) });
+    d.emitEvent('image', 'tag', rec.id, { name: familiarName(fullName(withDefaultTag({ ...ref, tag: tag ?? ref.tag }))) });
     sendEmpty(ctx, 201);
   });
   r.add('DELETE', '/images/{name*}', async (ctx) => {
+    const target = d.images.tryResolve(ctx.params.name)?.id;
     const items = await d.images.remove(ctx.params.name, {
       force: boolParam(ctx.query, 'force'), noprune: boolParam(ctx.query, 'noprune'),
       users: (id) => d.containers.usersOfImage(id), layerInUse: (c) => d.containers.layerInUse(c),
     });
-    for (const i of items) d.emitEvent('image', i.Deleted ? 'delete' : 'untag', i.Deleted ?? i.Untagged!, {});
+    for (const i of items) d.emitEvent('image', i.Deleted ? 'delete' : 'untag', i.Deleted ?? target ?? i.Untagged!, {});
     sendJson(ctx, 200, items);
   });
 
@@ -109,11 +116,7 @@ export function buildRouter(d: Daemon): Router {
     sendEmpty(ctx);
   });
   r.add('POST', '/containers/{id}/restart', async (ctx) => {
-    const id = ctx.params.id;
-    await d.containers.stop(id, { timeout: intParam(ctx.query, 't'), signal: ctx.query.get('signal') ?? undefined }).catch((e) => {
-      if (!(e instanceof BerthError && e.status === 304)) throw e;
-    });
-    await d.containers.start(id);
+    await d.containers.restart(ctx.params.id, { timeout: intParam(ctx.query, 't'), signal: ctx.query.get('signal') ?? undefined });
     sendEmpty(ctx);
   });
   r.add('POST', '/containers/{id}/kill', async (ctx) => {
@@ -156,6 +159,22 @@ export function buildRouter(d: Daemon): Router {
     }
     await d.containers.attach(c.ID, sock, streams);
   });
+  // ContainerAttachWebsocket: the same streams over a websocket, unmultiplexed (each frame is raw output).
+  r.add('GET', '/containers/{id}/attach/ws', async (ctx) => {
+    const c = d.containers.get(ctx.params.id);
+    const streams = { stdin: boolParam(ctx.query, 'stdin'), stdout: boolParam(ctx.query, 'stdout'), stderr: boolParam(ctx.query, 'stderr') };
+    const ws = acceptWebSocket(ctx);
+    if (boolParam(ctx.query, 'logs')) {
+      const ac = new AbortController();
+      const plain = c.Config.Tty ? ws : demuxTo(ws);
+      await streamLogs(c.LogPath, plain, logOptions(d, c, { stdout: streams.stdout, stderr: streams.stderr, follow: false, timestamps: false, signal: ac.signal }));
+    }
+    if (!boolParam(ctx.query, 'stream')) {
+      ws.end();
+      return;
+    }
+    await d.containers.attach(c.ID, c.Config.Tty ? ws : duplexWithDemux(ws), streams);
+  });
   r.add('GET', '/containers/{id}/logs', async (ctx) => {
     const c = d.containers.get(ctx.params.id);
     const q = ctx.query;
@@ -181,7 +200,51 @@ export function buildRouter(d: Daemon): Router {
     res.end();
   });
   registerExecRoutes(r, d);
+  registerArchiveRoutes(r, d);
+  registerContainerOpsRoutes(r, d);
   return r;
+}
+
+// Writes that arrive in Docker's stdcopy frames go on to `out` as their bare payloads.
+function demuxTo(out: Writable): Writable {
+  let pending: Buffer = Buffer.alloc(0);
+  return new Writable({
+    write(chunk: Buffer, _e, cb) {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      while (pending.length >= 8) {
+        const n = pending.readUInt32BE(4);
+        if (pending.length < 8 + n) break;
+        out.write(pending.subarray(8, 8 + n));
+        pending = pending.subarray(8 + n);
+      }
+      cb();
+    },
+    final(cb) {
+      out.end();
+      cb();
+    },
+  });
+}
+
+// A Duplex for the attach plumbing: reads come from `ws`, framed writes reach it demultiplexed.
+function duplexWithDemux(ws: Duplex): Duplex {
+  const sink = demuxTo(ws);
+  const d = new Duplex({
+    read() {
+      ws.resume();
+    },
+    write(chunk, enc, cb) {
+      sink.write(chunk, enc, cb);
+    },
+    final(cb) {
+      sink.end();
+      cb();
+    },
+  });
+  ws.on('data', (c: Buffer) => { if (!d.push(c)) ws.pause(); });
+  ws.on('end', () => d.push(null));
+  ws.on('close', () => d.destroy());
+  return d;
 }
 
 function logOptions(d: Daemon, c: ContainerRecord, o: { stdout: boolean; stderr: boolean; follow: boolean; timestamps: boolean; signal: AbortSignal; tail?: number; since?: number; until?: number; details?: boolean }) {
@@ -238,6 +301,9 @@ function containerList(d: Daemon, ctx: Ctx) {
   for (const s of f.get('status') ?? []) {
     if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) throw invalidParameter(`invalid filter 'status=${s}'`);
   }
+  for (const h of f.get('health') ?? []) {
+    if (!HEALTH_FILTER_VALUES.includes(h)) throw invalidParameter(`Unrecognised filter value for health: ${h}`);
+  }
   const statuses = f.get('status');
   if (!all && !statuses?.length && limit <= 0 && !f.has('exited') && !f.has('before') && !f.has('since')) list = list.filter((c) => c.State.Running);
   if (statuses?.length) list = list.filter((c) => statuses.includes(c.State.Status));
@@ -265,6 +331,8 @@ function containerList(d: Daemon, ctx: Ctx) {
   }
   const nets = f.get('network');
   if (nets?.length) list = list.filter((c) => nets.includes(c.HostConfig.NetworkMode));
+  const health = f.get('health');
+  if (health?.length) list = list.filter((c) => health.includes(healthFilterValue(c)));
   if (boolParam(q, 'latest')) limit = 1;
   if (limit > 0) list = list.slice(0, limit);
   return list.map((c) => {
@@ -275,18 +343,24 @@ function containerList(d: Daemon, ctx: Ctx) {
 }
 
 // Progress streams: JSON lines; a failure after the headers went out becomes an {"error"} line, as Docker does.
+// The headers go out with the first message: a failure before it is the response's status (400 for a bad
+// archive), as Docker's flush-on-first-write does.
 async function progressStream(ctx: Ctx, work: (report: (m: ProgressMessage) => void, signal: AbortSignal) => Promise<void>) {
-  const res = startStream(ctx);
+  let res: ServerResponse | undefined;
   const ac = new AbortController();
-  ctx.req.socket.on('close', () => { if (!res.writableFinished) ac.abort(); });
-  const report = (m: ProgressMessage) => res.write(JSON.stringify(m) + '\r\n');
+  ctx.req.socket.on('close', () => { if (!res?.writableFinished) ac.abort(); });
+  const report = (m: ProgressMessage) => {
+    res ??= startStream(ctx);
+    res.write(JSON.stringify(m) + '\r\n');
+  };
   try {
     await work(report, ac.signal);
   } catch (err) {
+    if (!res) throw err;
     const message = err instanceof Error ? err.message : String(err);
     report({ errorDetail: { message }, error: message });
   }
-  res.end();
+  (res ?? startStream(ctx)).end();
 }
 
 async function imageLoad(d: Daemon, ctx: Ctx) {
@@ -303,7 +377,7 @@ function imageGet(d: Daemon, ctx: Ctx, names: string[]) {
   ctx.res!.writeHead(200, { 'Content-Type': 'application/x-tar' });
   tar.pipe(ctx.res!);
   tar.on('error', () => ctx.res!.destroy());
-  for (const n of names) d.emitEvent('image', 'save', n, {});
+  for (const n of names) d.emitEvent('image', 'save', d.images.tryResolve(n)?.id ?? n, {});
 }
 
 async function imageCreate(d: Daemon, ctx: Ctx) {
@@ -328,20 +402,6 @@ async function imageCreate(d: Daemon, ctx: Ctx) {
     throw notFound(`pull access denied for ${repoName(ref).replace(/^docker\.io\/(library\/)?/, '')}, repository does not exist or may require 'docker login': berth cannot pull ${name} yet (no registry client)`);
   }
   throw invalidParameter('either fromSrc or fromImage must be given');
-}
-
-function systemEvents(d: Daemon, ctx: Ctx) {
-  const res = startStream(ctx);
-  const until = ctx.query.get('until');
-  const listener = (e: unknown) => res.write(JSON.stringify(e) + '\n');
-  d.events.on('event', listener);
-  const close = () => d.events.off('event', listener);
-  ctx.req.socket.on('close', close);
-  if (until) {
-    const t = parseTimestampParam(until);
-    const ms = t.seconds * 1000 + t.nanos / 1e6 - Date.now();
-    setTimeout(() => { close(); res.end(); }, Math.max(0, ms));
-  }
 }
 
 export function readOsRelease(): string {

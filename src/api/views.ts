@@ -5,6 +5,7 @@ import { ZERO_TIME } from '../containers/types.ts';
 import type { ImageRecord, ImageStore } from '../images/store.ts';
 import { familiarName } from '../images/reference.ts';
 import { humanDuration } from '../lib/units.ts';
+import { healthString } from '../containers/health.ts';
 
 const HOST_CONFIG_DEFAULTS = {
   Binds: null, ContainerIDFile: '', LogConfig: { Type: 'json-file', Config: {} }, NetworkMode: 'bridge', PortBindings: {},
@@ -62,7 +63,11 @@ export function containerInspect(c: ContainerRecord, images: ImageStore, dataRoo
 // Docker's State.String(), the STATUS column of `docker ps`.
 export function statusText(c: ContainerRecord, now = Date.now()): string {
   const s = c.State;
-  if (s.Running) return `Up ${humanDuration(now - Date.parse(s.StartedAt))}${s.Paused ? ' (Paused)' : ''}`;
+  if (s.Running) {
+    if (s.Paused) return `Up ${humanDuration(now - Date.parse(s.StartedAt))} (Paused)`;
+    if (s.Restarting) return `Restarting (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
+    return `Up ${humanDuration(now - Date.parse(s.StartedAt))}${s.Health ? ` (${healthString(s.Health)})` : ''}`;
+  }
   if (s.Status === 'removing') return 'Removal In Progress';
   if (s.Status === 'dead') return 'Dead';
   if (s.StartedAt === ZERO_TIME) return 'Created';
@@ -119,12 +124,14 @@ export function imageInspect(rec: ImageRecord, images: ImageStore): Record<strin
   };
 }
 
-export function imageSummary(rec: ImageRecord, images: ImageStore, containers: number): Record<string, unknown> {
+// `only` narrows RepoTags and RepoDigests (full references) to those a reference filter matched, as Docker does.
+export function imageSummary(rec: ImageRecord, images: ImageStore, containers: number, only?: (ref: string) => boolean): Record<string, unknown> {
+  const keep = only ?? (() => true);
   return {
     Id: rec.id,
     ParentId: rec.parent ?? '',
-    RepoTags: images.tagsOf(rec.id).map(familiarName),
-    RepoDigests: rec.repoDigests.map(familiarName),
+    RepoTags: images.tagsOf(rec.id).filter(keep).map(familiarName),
+    RepoDigests: rec.repoDigests.filter(keep).map(familiarName),
     Created: Math.floor(Date.parse(created(rec)) / 1000) || 0,
     Size: rec.size,
     SharedSize: -1,

@@ -7,6 +7,7 @@ import { StatusError } from './errors.ts';
 export const BIN = 'berth';
 
 export type ArgRule =
+  | { min: number; max: number }
   | { min: number }
   | { exact: number }
   | { max: number }
@@ -43,7 +44,9 @@ export function checkArgs(path: string, spec: CommandSpec, args: string[]): void
   const plural = (n: number) => (n === 1 ? 'argument' : 'arguments');
   let msg: string | undefined;
   let tail = `Run '${path} --help' for more information`;
-  if ('min' in rule && args.length < rule.min) {
+  if ('min' in rule && 'max' in rule && (args.length < rule.min || args.length > rule.max)) {
+    msg = `'${path}' requires at least ${rule.min} and at most ${rule.max} ${plural(rule.max)}`;
+  } else if ('min' in rule && args.length < rule.min) {
     msg = `'${path}' requires at least ${rule.min} ${plural(rule.min)}`;
     tail = `See '${path} --help' for more information`;
   } else if ('exact' in rule && args.length !== rule.exact) {

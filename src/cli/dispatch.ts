@@ -35,6 +35,13 @@ const cmd = {
   import: { short: 'Import the contents from a tarball to create a filesystem image', load: () => import('./commands/image-transfer.ts').then((m) => m.importCommand) },
   exec: { short: 'Execute a command in a running container', load: () => import('./commands/exec.ts').then((m) => m.execCommand) },
   attach: { short: 'Attach local standard input, output, and error streams to a running container', load: () => import('./commands/exec.ts').then((m) => m.attachCommand) },
+  stats: { short: 'Display a live stream of container(s) resource usage statistics', load: () => import('./commands/stats.ts').then((m) => m.statsCommand) },
+  top: { short: 'Display the running processes of a container', load: () => import('./commands/top.ts').then((m) => m.topCommand) },
+  events: { short: 'Get real time events from the server', load: () => import('./commands/events.ts').then((m) => m.eventsCommand) },
+  update: { short: 'Update configuration of one or more containers', load: () => import('./commands/update.ts').then((m) => m.updateCommand) },
+  rename: { short: 'Rename a container', load: () => import('./commands/update.ts').then((m) => m.renameCommand) },
+  pause: { short: 'Pause all processes within one or more containers', load: () => import('./commands/update.ts').then((m) => m.pauseCommand) },
+  unpause: { short: 'Unpause all processes within one or more containers', load: () => import('./commands/update.ts').then((m) => m.unpauseCommand) },
   bootstrap: { short: 'Create the offline busybox base image from the host\'s busybox binary', load: () => import('./commands/bootstrap.ts').then((m) => m.bootstrapCommand) },
 } satisfies Record<string, Entry>;
 
@@ -43,6 +50,7 @@ const topLevel: Record<string, Entry> = {
   run: cmd.run, exec: cmd.exec, ps: cmd.ps, images: cmd.images, version: cmd.version, info: cmd.info, attach: cmd.attach,
   create: cmd.create, import: cmd.import, inspect: cmd.inspect, kill: cmd.kill, load: cmd.load, logs: cmd.logs,
   restart: cmd.restart, rm: cmd.rm, rmi: cmd.rmi, save: cmd.save, start: cmd.start, stop: cmd.stop, tag: cmd.tag, wait: cmd.wait,
+  stats: cmd.stats, top: cmd.top, events: cmd.events, update: cmd.update, rename: cmd.rename, pause: cmd.pause, unpause: cmd.unpause,
 };
 const common = ['run', 'exec', 'ps', 'images', 'version', 'info'];
 
@@ -58,6 +66,7 @@ const groups: Record<string, Group> = {
     commands: {
       attach: cmd.attach, exec: cmd.exec, create: cmd.create, inspect: cmd.containerInspect, kill: cmd.kill, logs: cmd.logs, ls: cmd.ps, restart: cmd.restart,
       rm: cmd.rm, run: cmd.run, start: cmd.start, stop: cmd.stop, wait: cmd.wait,
+      stats: cmd.stats, top: cmd.top, update: cmd.update, rename: cmd.rename, pause: cmd.pause, unpause: cmd.unpause,
     },
     aliases: { list: 'ls', ps: 'ls', remove: 'rm' },
   },
@@ -71,7 +80,7 @@ const groups: Record<string, Group> = {
   },
   system: {
     short: 'Manage Berth',
-    commands: { info: cmd.info },
+    commands: { info: cmd.info, events: cmd.events },
     aliases: {},
   },
 };

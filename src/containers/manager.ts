@@ -16,7 +16,7 @@ import { cgroupPath } from '../runtime/cgroups.ts';
 import { SeccompCache } from '../runtime/seccomp-cache.ts';
 import { spawnShim, shimCommand, shimWait, shimSimple, runtimeError, type ExitRecord } from '../runtime/shim.ts';
 import { writeJsonAtomic, readJson, writeFileAtomic } from '../lib/fsutil.ts';
-import { BerthError, conflict, invalidParameter, notFound, notModified, isErrno } from '../lib/errors.ts';
+import { BerthError, conflict, invalidParameter, notFound, notModified, isErrno, internal } from '../lib/errors.ts';
 import { randomName, NAME_RE } from './names.ts';
 import { parseSignal } from './signals.ts';
 import { PROJECT_ROOT } from '../lib/paths.ts';
@@ -24,6 +24,10 @@ import { resolveUser } from './user.ts';
 import { newState, ZERO_TIME, type ContainerRecord, type AnyObj } from './types.ts';
 import { mergeEnv } from './env.ts';
 import { ExecManager } from './exec.ts';
+import { RestartScheduler, startsAtDaemonStart, killCancelsRestart } from './restart.ts';
+import { HealthMonitor, mergeHealthcheck, validateHealthcheck, type HealthConfig } from './health.ts';
+import { runtimeCommand } from '../runtime/runtime-cli.ts';
+import { validateUpdate, mergeUpdate, linuxResources, liftPidsLimit } from './update.ts';
 
 export interface RuntimeConfig {
   runtimes: Record<string, { path: string }>;
@@ -55,6 +59,8 @@ export class ContainerManager extends EventEmitter {
   private readonly rt: RuntimeConfig;
   private readonly seccompCache: SeccompCache;
   readonly execs: ExecManager;
+  private readonly restarts = new RestartScheduler();
+  readonly health: HealthMonitor;
 
   constructor(root: { data: string; exec: string }, images: ImageStore, rt: RuntimeConfig) {
     super();
@@ -65,6 +71,12 @@ export class ContainerManager extends EventEmitter {
     this.execDir = path.join(root.exec, 'c');
     this.seccompCache = new SeccompCache(path.join(root.data, 'seccomp-cache'));
     this.execs = new ExecManager(this, root.exec);
+    this.health = new HealthMonitor({
+      probe: (id, cmd, o) => this.runProbe(id, cmd, o),
+      changed: (c) => { if (this.byId.has(c.ID)) this.save(c).catch((e) => this.emit('error', e)); },
+      event: (action, c) => this.emit('event', action, c),
+    });
+    this.health.follow(this);
   }
 
   // ---- state on disk -------------------------------------------------------------------------
@@ -88,15 +100,44 @@ export class ContainerManager extends EventEmitter {
     return this.fsDirs(c).merged;
   }
 
+  // cp, export, diff and commit use the merged rootfs of stopped containers too: it is mounted for them and
+  // stays mounted while any of them holds it (an exit does not unmount it under them; the last release of a
+  // container that is not running does).
+  private fsHolds = new Map<string, number>();
+
+  holdRootfs(c: ContainerRecord): { merged: string; upper: string; release: () => void } {
+    const dirs = this.fsDirs(c);
+    if (!isMounted(dirs.merged)) this.images.layers.mountOverlay(c.TopLayer, dirs);
+    this.fsHolds.set(c.ID, (this.fsHolds.get(c.ID) ?? 0) + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const n = (this.fsHolds.get(c.ID) ?? 1) - 1;
+      if (n > 0) this.fsHolds.set(c.ID, n);
+      else this.fsHolds.delete(c.ID);
+      if (n <= 0 && !c.State.Running && !this.starting.has(c.ID) && this.byId.has(c.ID)) unmount(dirs.merged);
+    };
+    return { merged: dirs.merged, upper: dirs.upper, release };
+  }
+
   stateDir(id: string): string {
     return path.join(this.execDir, id);
   }
 
   // The configuration is synced when the container is created; later state changes are not, since after a
   // crash the state is re-derived from the shims and their exit.json.
-  private async save(c: ContainerRecord, sync = false): Promise<void> {
-    await writeJsonAtomic(path.join(this.dir(c.ID), 'container.json'), c, { sync });
+  private save(c: ContainerRecord, sync = false): Promise<void> {
+    // One write at a time per container, each of the latest state: health probes and lifecycle changes save
+    // the same record concurrently, and an older snapshot must not land last.
+    const prev = this.saving.get(c.ID) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(() => this.byId.has(c.ID) ? writeJsonAtomic(path.join(this.dir(c.ID), 'container.json'), c, { sync }) : undefined);
+    this.saving.set(c.ID, next);
+    next.then(() => {}, () => {}).finally(() => { if (this.saving.get(c.ID) === next) this.saving.delete(c.ID); });
+    return next;
   }
+
+  private saving = new Map<string, Promise<void>>();
 
   async init(): Promise<void> {
     mkdirSync(this.dataDir, { recursive: true, mode: 0o710 });
@@ -110,20 +151,34 @@ export class ContainerManager extends EventEmitter {
       this.byId.set(c.ID, c);
     }
     await Promise.all([...this.byId.values()].map((c) => this.reconcile(c)));
+    // Docker's restore: the restart policy decides which stopped containers come back with the daemon (a
+    // failed start is left in State.Error, as for any start).
+    const back = this.all().filter((c) => !c.State.Running && startsAtDaemonStart(c.HostConfig.RestartPolicy, {
+      exitCode: c.State.ExitCode, manuallyStopped: !!c.HasBeenManuallyStopped, restartCount: c.RestartCount, startedBefore: c.State.StartedAt !== ZERO_TIME,
+    }));
+    await Promise.all(back.map((c) => this.start(c.ID).catch(() => {})));
   }
 
   // After a daemon restart: a running container either still has its shim (reattach) or exited meanwhile
   // (the shim left exit.json behind).
   private async reconcile(c: ContainerRecord): Promise<void> {
+    if (c.State.Restarting) {
+      // berthd went away while a restart was pending: the container is stopped, and the restart policy decides
+      // at daemon start (init) like for any stopped container.
+      c.State = { ...c.State, Status: 'exited', Running: false, Restarting: false, Pid: 0 };
+      await this.save(c);
+      return;
+    }
     if (!c.State.Running) return;
     try {
       const reply = await shimSimple(this.stateDir(c.ID), 'state');
       if (reply.startsWith('running') || reply.startsWith('created')) {
         this.watchExit(c);
+        this.health.start(c);
         return;
       }
     } catch { /* no shim: it is gone */ }
-    await this.recordExit(c, await this.readExitFile(c.ID));
+    await this.recordExit(c, await this.readExitFile(c.ID), { restore: true });
   }
 
   private async readExitFile(id: string): Promise<ExitRecord> {
@@ -187,6 +242,7 @@ export class ContainerManager extends EventEmitter {
     const hc: AnyObj = { ...(body.HostConfig ?? {}) };
     const warnings = this.validateHostConfig(hc);
     const config = this.mergeImageConfig(body, image);
+    validateHealthcheck(config.Healthcheck);
     if (!config.Entrypoint?.length && !config.Cmd?.length) throw invalidParameter('no command specified');
 
     const id = randomBytes(32).toString('hex');
@@ -259,7 +315,8 @@ export class ContainerManager extends EventEmitter {
     hc.NetworkMode = mode === 'default' ? 'bridge' : mode;
     if (!['bridge', 'host', 'none'].includes(hc.NetworkMode)) {
       if (hc.NetworkMode.startsWith('container:')) throw new BerthError('not-implemented', 'network mode container: is not supported yet');
-      throw notFound(`network ${hc.NetworkMode} not found`);
+      // An unknown network is Docker's start error, not create's: a 404 from create makes the docker CLI
+      // think the image is missing and try to pull it.
     }
     const rp = hc.RestartPolicy ?? { Name: 'no' };
     if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(rp.Name ?? '')) throw invalidParameter(`invalid restart policy: unknown policy '${rp.Name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
@@ -328,7 +385,11 @@ export class ContainerManager extends EventEmitter {
     }
     if (body.StopSignal || ic.StopSignal) cfg.StopSignal = body.StopSignal || ic.StopSignal;
     if (body.StopTimeout !== undefined) cfg.StopTimeout = body.StopTimeout;
-    if (body.Healthcheck || ic.Healthcheck) cfg.Healthcheck = body.Healthcheck ?? ic.Healthcheck;
+    const healthcheck = mergeHealthcheck(body.Healthcheck, ic.Healthcheck as HealthConfig | undefined);
+    if (healthcheck) cfg.Healthcheck = healthcheck;
+    // The shell of CMD-SHELL healthchecks (and of a Dockerfile's shell form).
+    const shell = (body.Shell?.length ? body.Shell : ic.Shell) as string[] | undefined;
+    if (shell?.length) cfg.Shell = shell;
     if (body.NetworkDisabled) cfg.NetworkDisabled = true;
     return cfg;
   }
@@ -364,15 +425,67 @@ export class ContainerManager extends EventEmitter {
 
   async start(ref: string): Promise<void> {
     const c = this.get(ref);
+    if (c.State.Paused) throw conflict('cannot start a paused container, try unpause instead');
     if (c.State.Running) throw notModified();
     if (this.starting.has(c.ID)) throw conflict(`container ${c.ID} is already starting`);
     if (c.State.Status === 'removing') throw conflict(`container is marked for removal and cannot be started`);
     this.starting.add(c.ID);
     try {
+      // A start by the user (or at daemon start) resets the restart policy: the count, the delay and the
+      // manual stop (Docker's ResetRestartManager).
+      this.restarts.reset(c.ID);
+      c.RestartCount = 0;
+      c.HasBeenManuallyStopped = false;
       await this.startLocked(c);
     } finally {
       this.starting.delete(c.ID);
     }
+  }
+
+  // ContainerRestart: stop (when running) and start again, then Docker's "restart" event. The stop does not
+  // remove an AutoRemove container (Docker's HasBeenManuallyRestarted).
+  async restart(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
+    const c = this.get(ref);
+    if (c.State.Running) {
+      this.manuallyRestarting.add(c.ID);
+      try {
+        await this.stop(c.ID, opts).catch((e) => {
+          if (!(e instanceof BerthError && e.status === 304)) throw e;
+        });
+      } finally {
+        this.manuallyRestarting.delete(c.ID);
+      }
+    }
+    await this.start(c.ID);
+    this.emit('event', 'restart', c);
+  }
+
+  private manuallyRestarting = new Set<string>();
+
+  // A start by the restart policy, once its delay is over. A failure leaves the container exited, with the error.
+  private async autoRestart(c: ContainerRecord): Promise<void> {
+    if (!this.byId.has(c.ID) || !c.State.Restarting) return;
+    this.starting.add(c.ID);
+    try {
+      await this.startLocked(c);
+      // Stopped or killed while it was starting: the stop found nothing to signal yet.
+      if (this.restarts.cancelled(c.ID)) await this.signal(c, 9).catch(() => {});
+    } catch {
+      c.State = { ...c.State, Status: 'exited', Running: false, Restarting: false, Pid: 0 };
+      if (this.byId.has(c.ID)) await this.save(c).catch(() => {});
+      this.emit(`exit:${c.ID}`, c.State.ExitCode);
+    } finally {
+      this.starting.delete(c.ID);
+    }
+  }
+
+  // Docker's ExitOnNext: the policy is off until the next start, and a pending restart ends here (the
+  // container is then simply exited).
+  private exitOnNext(c: ContainerRecord): void {
+    if (!this.restarts.cancel(c.ID) || !c.State.Restarting) return;
+    c.State = { ...c.State, Status: 'exited', Running: false, Restarting: false, Pid: 0 };
+    if (this.byId.has(c.ID)) this.save(c).catch((e) => this.emit('error', e));
+    this.emit(`exit:${c.ID}`, c.State.ExitCode);
   }
 
   private fsDirs(c: ContainerRecord) {
@@ -386,6 +499,7 @@ export class ContainerManager extends EventEmitter {
     const trace = process.env.BERTH_TRACE ? (m: string) => process.stderr.write(`start ${m} ${(performance.now() - t0).toFixed(1)}\n`) : () => {};
     const t0 = performance.now();
     try {
+      if (!['bridge', 'host', 'none'].includes(c.HostConfig.NetworkMode)) throw notFound(`network ${c.HostConfig.NetworkMode} not found`);
       if (!isMounted(dirs.merged)) this.images.layers.mountOverlay(c.TopLayer, dirs);
       trace('mounted');
       await waitForShimGone(sd);
@@ -422,7 +536,7 @@ export class ContainerManager extends EventEmitter {
       c.State.Error = msg;
       c.State.ExitCode = /not found|no such file/i.test(msg) ? 127 : /permission denied/i.test(msg) ? 126 : 128;
       await this.save(c).catch(() => {});
-      unmount(dirs.merged);
+      if (!this.fsHolds.has(c.ID)) unmount(dirs.merged);
       for (const a of this.pendingAttach.get(c.ID) ?? []) a.socket.destroy();
       this.pendingAttach.delete(c.ID);
       // Like dockerd: an AutoRemove container that failed to start is removed (run --rm waits for that).
@@ -508,16 +622,26 @@ export class ContainerManager extends EventEmitter {
       .catch((err) => this.emit('error', err));
   }
 
-  private async recordExit(c: ContainerRecord, rec: ExitRecord): Promise<void> {
-    if (!c.State.Running) return;
+  private async recordExit(c: ContainerRecord, rec: ExitRecord, opts: { restore?: boolean } = {}): Promise<void> {
+    if (!c.State.Running || c.State.Restarting) return;
+    // The restart policy (restart.ts); an exit found at daemon start is left to init's restore rule instead.
+    const delay = opts.restore || !this.byId.has(c.ID) ? undefined : this.restarts.onExit(c.ID, c.HostConfig.RestartPolicy, {
+      exitCode: rec.exitCode, manuallyStopped: !!c.HasBeenManuallyStopped, restartCount: c.RestartCount, ranMs: Date.now() - Date.parse(c.State.StartedAt),
+    });
     c.State = { ...c.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: rec.exitCode, FinishedAt: rec.finishedAt, OOMKilled: !!rec.oomKilled };
-    unmount(this.fsDirs(c).merged);
+    if (delay !== undefined) {
+      // Docker shows a container waiting for its restart as running and restarting, without a process.
+      c.RestartCount++;
+      c.State = { ...c.State, Status: 'restarting', Running: true, Restarting: true };
+      this.restarts.schedule(c.ID, delay, () => void this.autoRestart(c));
+    }
+    if (!this.fsHolds.has(c.ID)) unmount(this.fsDirs(c).merged);
     // The state dir stays until the next start or the removal: the shim is still finishing there.
     if (this.byId.has(c.ID)) await this.save(c);
     if (c.State.OOMKilled) this.emit('event', 'oom', c);
     this.emit('event', 'die', c);
     this.emit(`exit:${c.ID}`, rec.exitCode);
-    if (c.HostConfig.AutoRemove && this.byId.has(c.ID)) await this.remove(c.ID, { force: true, volumes: true }).catch(() => {});
+    if (delay === undefined && c.HostConfig.AutoRemove && !this.manuallyRestarting.has(c.ID) && this.byId.has(c.ID)) await this.remove(c.ID, { force: true, volumes: true }).catch(() => {});
   }
 
   // ---- stop / kill ----------------------------------------------------------------------------
@@ -526,11 +650,26 @@ export class ContainerManager extends EventEmitter {
     const c = this.get(ref);
     const sig = parseSignal(signal, 'SIGKILL');
     if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`);
+    await this.signal(c, sig);
+  }
+
+  // Docker's killWithSignal: a kill event with the signal, and a paused container thawed when the signal is
+  // meant to end it (SIGKILL, its stop signal, or any signal when it has none), since frozen processes do
+  // not act on signals.
+  private async signal(c: ContainerRecord, sig: number): Promise<void> {
+    // Restart policies: the user stopped it (unless-stopped stays down at daemon start), and SIGKILL or the stop
+    // signal ends the policy until the next start; a container waiting for its restart has nothing to signal.
+    c.HasBeenManuallyStopped = true; // saved with the exit
+    if (killCancelsRestart(sig, c.Config.StopSignal ? parseSignal(c.Config.StopSignal, 'SIGTERM') : undefined)) this.exitOnNext(c);
+    if (c.State.Restarting || !(c.State.Pid > 0)) return;
     try {
       process.kill(c.State.Pid, sig);
     } catch (err) {
       if (!isErrno(err, 'ESRCH')) throw err;
     }
+    this.emit('event', 'kill', c, { signal: String(sig) });
+    const stopSignal = c.Config.StopSignal ? parseSignal(c.Config.StopSignal, 'SIGTERM') : undefined;
+    if (c.State.Paused && (sig === 9 || stopSignal === undefined || sig === stopSignal)) await this.resume(c).catch(() => {});
   }
 
   private exited(c: ContainerRecord, timeoutMs: number): Promise<boolean> {
@@ -547,14 +686,12 @@ export class ContainerManager extends EventEmitter {
     if (!c.State.Running) throw notModified();
     const sig = parseSignal(opts.signal || c.Config.StopSignal, 'SIGTERM');
     const timeout = opts.timeout ?? c.Config.StopTimeout ?? 10;
-    try {
-      process.kill(c.State.Pid, sig);
-    } catch { /* already gone */ }
-    if (await this.exited(c, timeout < 0 ? -1 : timeout * 1000)) return;
-    try {
-      process.kill(c.State.Pid, 'SIGKILL');
-    } catch { /* already gone */ }
-    await this.exited(c, -1);
+    await this.signal(c, sig);
+    if (!(await this.exited(c, timeout < 0 ? -1 : timeout * 1000))) {
+      if (c.State.Running) await this.signal(c, 9);
+      await this.exited(c, -1);
+    }
+    this.emit('event', 'stop', c);
   }
 
   // ---- wait -----------------------------------------------------------------------------------
@@ -582,17 +719,22 @@ export class ContainerManager extends EventEmitter {
   async remove(ref: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
     const c = this.get(ref);
     if (c.State.Running) {
-      if (!opts.force) throw conflict(`cannot remove container "${c.Name}": container is running: stop the container before removing or force remove`);
-      try {
-        process.kill(c.State.Pid, 'SIGKILL');
-      } catch { /* gone */ }
+      if (!opts.force) throw conflict(`cannot remove container "${c.Name}": container is ${c.State.Restarting ? 'restarting' : 'running'}: stop the container before removing or force remove`);
+      await this.signal(c, 9);
       await this.exited(c, -1);
     }
     if (!this.byId.has(c.ID)) return; // removed meanwhile (AutoRemove)
     this.byId.delete(c.ID);
+    this.restarts.forget(c.ID);
     try {
       unmount(this.fsDirs(c).merged);
       await fsp.rm(this.dir(c.ID), { recursive: true, force: true });
+      // An image deleted under the container (rmi -f) left its layers to the container: they go with it.
+      if (c.TopLayer && !this.images.get(c.Image)) {
+        const chain: string[] = [];
+        for (let l: string | undefined = c.TopLayer; l; l = this.images.layers.get(l)?.parent) chain.unshift(l);
+        await this.images.pruneLayers(chain, (ch) => this.layerInUse(ch));
+      }
     } finally {
       for (const a of this.pendingAttach.get(c.ID) ?? []) a.socket.destroy();
       this.pendingAttach.delete(c.ID);
@@ -610,6 +752,7 @@ export class ContainerManager extends EventEmitter {
   // `create` and `start`, so no output is missed (docker run attaches first, then starts).
   async attach(ref: string, socket: Duplex, streams: { stdin: boolean; stdout: boolean; stderr: boolean }): Promise<void> {
     const c = this.get(ref);
+    this.emit('event', 'attach', c);
     const a: PendingAttach = { socket, ...streams };
     if (c.State.Running && !this.starting.has(c.ID)) {
       await this.connectAttach(c, a);
@@ -649,9 +792,86 @@ export class ContainerManager extends EventEmitter {
   async resize(ref: string, h: number, w: number): Promise<void> {
     const c = this.get(ref);
     if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`);
-    if (!c.Config.Tty) return;
     // The container may be exiting right now; a resize that misses it is not an error for the client.
-    await shimSimple(this.stateDir(c.ID), `resize ${h} ${w}`).catch(() => {});
+    if (c.Config.Tty) await shimSimple(this.stateDir(c.ID), `resize ${h} ${w}`).catch(() => {});
+    this.emit('event', 'resize', c, { height: String(h), width: String(w) });
+  }
+
+  // ---- pause / rename / update ----------------------------------------------------------------
+
+  async pause(ref: string): Promise<void> {
+    const c = this.get(ref);
+    if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`);
+    if (c.State.Paused) throw conflict(`Container ${c.ID} is already paused`);
+    await runtimeCommand(this.runtimeOf(c), ['pause', c.ID]).catch((e: Error) => {
+      throw internal(`cannot pause container ${c.ID}: ${e.message}`);
+    });
+    c.State = { ...c.State, Status: 'paused', Paused: true };
+    await this.save(c);
+    this.emit('event', 'pause', c);
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const c = this.get(ref);
+    if (!c.State.Paused) throw conflict(`Container ${c.ID} is not paused`);
+    await this.resume(c).catch((e: Error) => {
+      throw internal(`Cannot unpause container ${c.ID}: ${e.message}`);
+    });
+    this.emit('event', 'unpause', c);
+  }
+
+  private async resume(c: ContainerRecord): Promise<void> {
+    await runtimeCommand(this.runtimeOf(c), ['resume', c.ID]);
+    if (c.State.Running) c.State = { ...c.State, Status: 'running', Paused: false };
+    await this.save(c);
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    if (!ref || !newName) throw invalidParameter('Neither old nor new names may be empty');
+    const name = newName.startsWith('/') ? newName : `/${newName}`;
+    const c = this.get(ref);
+    if ((ref.startsWith('/') ? ref : `/${ref}`) === name) throw invalidParameter('Renaming a container with the same name as its current name');
+    if (!NAME_RE.test(name)) {
+      throw invalidParameter(`Error when allocating new name: Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    }
+    const other = this.tryGetByName(name);
+    if (other) {
+      throw conflict(`Error when allocating new name: Conflict. The container name "${name}" is already in use by container "${other.ID}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    const oldName = c.Name;
+    c.Name = name;
+    try {
+      await this.save(c);
+    } catch (err) {
+      c.Name = oldName;
+      throw err;
+    }
+    this.emit('event', 'rename', c, { oldName });
+  }
+
+  // Docker's ContainerUpdate: the new resources go into the HostConfig, and into the cgroup of a running
+  // (or paused) container through the runtime; a runtime failure leaves the HostConfig as it was.
+  async update(ref: string, body: AnyObj): Promise<{ Warnings: string[] }> {
+    const warnings = validateUpdate(body);
+    const c = this.get(ref);
+    const next = mergeUpdate(c.ID, c.HostConfig, body);
+    if (c.State.Running && !c.State.Restarting) {
+      const file = path.join(this.stateDir(c.ID), 'resources.json');
+      await fsp.writeFile(file, JSON.stringify(linuxResources(next)));
+      try {
+        await runtimeCommand(this.runtimeOf(c), ['update', '--resources', file, c.ID]);
+        const pidsMax = liftPidsLimit(body, this.rt.cgroupVersion, c.ID);
+        if (pidsMax) await fsp.writeFile(pidsMax, 'max');
+      } catch (err) {
+        throw internal(`Cannot update container ${c.ID}: ${(err as Error).message}`);
+      } finally {
+        await fsp.rm(file, { force: true });
+      }
+    }
+    c.HostConfig = next;
+    await this.save(c);
+    this.emit('event', 'update', c);
+    return { Warnings: warnings };
   }
 
   imageName(c: ContainerRecord): string {

@@ -14,6 +14,20 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  Health?: HealthState; // only with a healthcheck (see health.ts)
+}
+
+export interface HealthLogEntry {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+export interface HealthState {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  Log: HealthLogEntry[];
 }
 
 export interface ContainerRecord {
@@ -33,6 +47,7 @@ export interface ContainerRecord {
   HostsPath: string;
   TopLayer?: string; // chain id of the image's top layer
   NetworkMode: string;
+  HasBeenManuallyStopped?: boolean; // stopped or killed by the user since the last start (restart policies)
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

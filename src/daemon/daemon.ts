@@ -1,5 +1,4 @@
 // Composes the domains and owns their lifetimes.
-import { EventEmitter } from 'node:events';
 import { promises as fsp, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import { ContentStore } from '../images/content.ts';
 import { ImageStore } from '../images/store.ts';
 import { LayerStore } from '../layers/snapshots.ts';
 import { ContainerManager } from '../containers/manager.ts';
+import { EventsService } from '../events/service.ts';
 import { detectCgroups, type CgroupInfo } from '../runtime/cgroups.ts';
 import type { ContainerRecord } from '../containers/types.ts';
 import type { DaemonConfig } from './config.ts';
@@ -18,7 +18,7 @@ export class Daemon {
   readonly dataRoot: string;
   readonly execRoot: string;
   readonly tmpDir: string;
-  readonly events = new EventEmitter();
+  readonly events = new EventsService();
   readonly images: ImageStore;
   readonly containers: ContainerManager;
   readonly cgroups: CgroupInfo;
@@ -44,9 +44,13 @@ export class Daemon {
     this.containers = new ContainerManager({ data: this.dataRoot, exec: this.execRoot }, this.images, {
       runtimes: this.runtimes, defaultRuntime: this.defaultRuntime, nofileLimit: hardNofile, cgroupVersion: this.cgroups.version,
     });
-    this.containers.on('event', (action: string, c: ContainerRecord) => {
-      const attrs: Record<string, string> = { image: c.Config.Image, name: c.Name.slice(1), ...(c.Config.Labels ?? {}) };
-      if (action === 'die') attrs.exitCode = String(c.State.ExitCode);
+    // Docker's LogContainerEventWithAttributes: the action's own attributes, then the labels, then image and name.
+    this.containers.on('event', (action: string, c: ContainerRecord, extra?: Record<string, string>) => {
+      const attrs: Record<string, string> = { ...extra, ...(c.Config.Labels ?? {}), image: c.Config.Image, name: c.Name.slice(1) };
+      if (action === 'die') {
+        attrs.exitCode = String(c.State.ExitCode);
+        attrs.execDuration = String(Math.max(0, Math.floor((Date.parse(c.State.FinishedAt) - Date.parse(c.State.StartedAt)) / 1000)) || 0);
+      }
       this.emitEvent('container', action, c.ID, attrs);
     });
   }
@@ -63,15 +67,18 @@ export class Daemon {
   }
 
   emitEvent(type: string, action: string, id: string, attributes: Record<string, string>): void {
-    const now = Date.now();
-    const e: Record<string, unknown> = { Type: type, Action: action, Actor: { ID: id, Attributes: attributes }, scope: 'local', time: Math.floor(now / 1000), timeNano: now * 1e6 };
-    if (type === 'container') Object.assign(e, { status: action, id, from: attributes.image });
-    this.events.emit('event', e);
+    if (type === 'image') {
+      // Docker's LogImageEvent: the image's labels (while it still exists), and its ID as the name unless
+      // the action names a reference (tag).
+      const labels = this.images.get(id)?.config.config?.Labels ?? {};
+      attributes = { ...labels, ...attributes, name: attributes.name ?? id };
+    }
+    this.events.log(type, action, { ID: id, Attributes: attributes });
   }
 
   info(): Record<string, unknown> {
     const cs = this.containers.all();
-    const running = cs.filter((c) => c.State.Running).length;
+    const running = cs.filter((c) => c.State.Running && !c.State.Paused && !c.State.Restarting).length; // Docker counts restarting as stopped
     const paused = cs.filter((c) => c.State.Paused).length;
     return {
       ID: this.config.id,
@@ -99,7 +106,7 @@ export class Daemon {
       LoggingDriver: 'json-file',
       CgroupDriver: 'cgroupfs',
       CgroupVersion: String(this.cgroups.version),
-      NEventsListener: this.events.listenerCount('event'),
+      NEventsListener: this.events.listenerCount(),
       KernelVersion: os.release(),
       OperatingSystem: readOsRelease(),
       OSVersion: '',

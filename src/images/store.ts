@@ -253,7 +253,10 @@ export class ImageStore {
     for (const r of this.images.values()) for (const c of this.chainIdsOf(r)) needed.add(c);
     for (const c of [...chains].reverse()) {
       if (needed.has(c) || layerInUse(c)) continue;
+      const diffId = this.layers.get(c)?.diffId;
       await this.layers.remove(c);
+      // The layer's tar (its DiffID blob) goes with the last layer made from it: save needs it while one is left.
+      if (diffId && !this.layers.all().some((m) => m.diffId === diffId)) await this.content.delete(diffId);
     }
   }
 

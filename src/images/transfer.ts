@@ -82,10 +82,19 @@ export async function importLayer(store: ImageStore, parent: string | undefined,
   });
   plain.on('end', () => { toBlob.end(); toLayer.end(); });
   plain.on('error', (e) => { toBlob.destroy(e); toLayer.destroy(e); });
-  const [blob, meta] = await Promise.all([
+  const [blobR, metaR] = await Promise.allSettled([
     store.content.putStream(toBlob, undefined, signal),
     store.layers.create(parent, toLayer, signal),
   ]);
+  if (metaR.status === 'rejected') {
+    // A layer that failed to unpack (a hostile or broken tar) leaves no blob behind, unless another layer or
+    // an image already had those bytes.
+    const d = blobR.status === 'fulfilled' ? blobR.value.digest : undefined;
+    if (d && !store.get(d) && !store.layers.all().some((m) => m.diffId === d)) await store.content.delete(d).catch(() => {});
+    throw metaR.reason;
+  }
+  if (blobR.status === 'rejected') throw blobR.reason;
+  const [blob, meta] = [blobR.value, metaR.value];
   if (blob.digest !== meta.diffId) throw invalidParameter(`layer digest mismatch: ${blob.digest} != ${meta.diffId}`);
   return { chainId: meta.chainId, diffId: meta.diffId };
 }
@@ -179,6 +188,7 @@ async function itemsFromArchive(entries: Map<string, SpoolEntry>): Promise<LoadI
 export async function loadImages(store: ImageStore, tmpRoot: string, src: Readable, report: Report, signal?: AbortSignal): Promise<string[]> {
   const tmp = path.join(tmpRoot, `load-${randomBytes(6).toString('hex')}`);
   await fsp.mkdir(tmp, { recursive: true, mode: 0o700 });
+  const created: string[] = []; // layers this load added, to undo if it fails
   try {
     const entries = await spool(src, tmp);
     const items = await itemsFromArchive(entries);
@@ -199,7 +209,9 @@ export async function loadImages(store: ImageStore, tmpRoot: string, src: Readab
         if (!e) throw invalidParameter(`invalid archive: layer ${item.layers[i]} is missing`);
         const id = diffIds[i].slice(7, 19);
         const reader = createReadStream(e.file!).pipe(counter(e.size, (n) => report(progressMessage('Loading layer', id, n, e.size))));
+        const known = new Set(store.layers.all().map((m) => m.chainId));
         const { chainId, diffId } = await importLayer(store, parent, reader, signal);
+        if (!known.has(chainId)) created.push(chainId);
         if (diffId !== diffIds[i]) {
           throw invalidParameter(`invalid archive: layer ${item.layers[i]} has DiffID ${diffId}, the config says ${diffIds[i]}`);
         }
@@ -217,6 +229,10 @@ export async function loadImages(store: ImageStore, tmpRoot: string, src: Readab
       }
     }
     return loaded;
+  } catch (err) {
+    // Layers added for an image that was not made go again (images loaded before the failure keep theirs).
+    await store.pruneLayers(created, () => false).catch(() => {});
+    throw err;
   } finally {
     await fsp.rm(tmp, { recursive: true, force: true });
   }
