@@ -11,8 +11,10 @@ export function registerExecRoutes(r: Router, d: Daemon): void {
     sendJson(ctx, 201, { Id: execs.create(ctx.params.id, body) });
   });
   r.add('POST', '/exec/{id}/start', async (ctx) => {
-    const body = (await readJson<{ Detach?: boolean; Tty?: boolean }>(ctx)) ?? {};
+    const body = (await readJson<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] }>(ctx)) ?? {};
     const e = execs.get(ctx.params.id);
+    // The docker CLI sends the terminal size with start (API >= 1.42), so the process starts at that size.
+    if (Array.isArray(body.ConsoleSize) && body.ConsoleSize.length === 2) e.Config.ConsoleSize = [Number(body.ConsoleSize[0]), Number(body.ConsoleSize[1])];
     if (body.Detach) {
       await execs.start(e.ID, { detach: true });
       sendEmpty(ctx, 200);
