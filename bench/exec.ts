@@ -1,24 +1,11 @@
 // Benchmark: `docker exec CONTAINER true` through berthd vs raw `crun exec` into the same container (the
 // floor). Prints one table; asserts nothing.   scripts/node.sh bench/exec.ts [runs]
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { timeIt, median } from './lib.ts';
 import { startDaemon, BERTH, DOCKER, run } from '../test/harness.ts';
 
 const runs = Number(process.argv[2] ?? 30);
-
-function timeIt(cmd: string, args: string[], env?: NodeJS.ProcessEnv): number {
-  const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  const ms = Number(process.hrtime.bigint() - t) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return ms;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 const d = await startDaemon();
 const tmp = mkdtempSync('/tmp/bench-exec-');

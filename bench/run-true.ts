@@ -1,25 +1,13 @@
 // Benchmark: `docker run --rm busybox true` through berthd vs the raw `crun run` floor on the same rootfs,
 // plus the memory of an idle berthd and of one shim. Prints one table; asserts nothing.
 //   scripts/node.sh bench/run-true.ts [runs]
-import { spawnSync, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync, readdirSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { timeIt, median } from './lib.ts';
 import { startDaemon, BERTH, DOCKER, run } from '../test/harness.ts';
 
 const runs = Number(process.argv[2] ?? 30);
-
-function timeIt(cmd: string, args: string[], env?: NodeJS.ProcessEnv): number {
-  const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  const ms = Number(process.hrtime.bigint() - t) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return ms;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 function rssKb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
