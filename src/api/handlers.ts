@@ -8,7 +8,7 @@ import {
   filtersParam, validateFilters, startStream, hijack, type Ctx,
 } from './router.ts';
 import { containerInspect, containerSummary, imageInspect, imageSummary, imageHistory } from './views.ts';
-import { invalidParameter, notFound, BerthError } from '../lib/errors.ts';
+import { invalidParameter, notFound, conflict, BerthError } from '../lib/errors.ts';
 import { loadImages, saveImages, importImage } from '../images/transfer.ts';
 import { parseReference, fullName, withDefaultTag, repoName, familiarName } from '../images/reference.ts';
 import { streamLogs } from '../containers/logs.ts';
@@ -145,6 +145,7 @@ export function buildRouter(d: Daemon): Router {
   });
   r.add('POST', '/containers/{id}/attach', async (ctx) => {
     const c = d.containers.get(ctx.params.id);
+    if (c.State.Restarting) throw conflict(`container ${c.ID} is restarting, wait until the container is running`);
     const stream = boolParam(ctx.query, 'stream');
     const logs = boolParam(ctx.query, 'logs');
     const streams = { stdin: boolParam(ctx.query, 'stdin'), stdout: boolParam(ctx.query, 'stdout'), stderr: boolParam(ctx.query, 'stderr') };
@@ -162,6 +163,7 @@ export function buildRouter(d: Daemon): Router {
   // ContainerAttachWebsocket: the same streams over a websocket, unmultiplexed (each frame is raw output).
   r.add('GET', '/containers/{id}/attach/ws', async (ctx) => {
     const c = d.containers.get(ctx.params.id);
+    if (c.State.Restarting) throw conflict(`container ${c.ID} is restarting, wait until the container is running`);
     const streams = { stdin: boolParam(ctx.query, 'stdin'), stdout: boolParam(ctx.query, 'stdout'), stderr: boolParam(ctx.query, 'stderr') };
     const ws = acceptWebSocket(ctx);
     if (boolParam(ctx.query, 'logs')) {

@@ -42,6 +42,11 @@ const cmd = {
   rename: { short: 'Rename a container', load: () => import('./commands/update.ts').then((m) => m.renameCommand) },
   pause: { short: 'Pause all processes within one or more containers', load: () => import('./commands/update.ts').then((m) => m.pauseCommand) },
   unpause: { short: 'Unpause all processes within one or more containers', load: () => import('./commands/update.ts').then((m) => m.unpauseCommand) },
+  cp: { short: 'Copy files/folders between a container and the local filesystem', load: () => import('./commands/cp.ts').then((m) => m.cpCommand) },
+  diff: { short: "Inspect changes to files or directories on a container's filesystem", load: () => import('./commands/diff.ts').then((m) => m.diffCommand) },
+  export: { short: "Export a container's filesystem as a tar archive", load: () => import('./commands/export.ts').then((m) => m.exportCommand) },
+  commit: { short: "Create a new image from a container's changes", load: () => import('./commands/commit.ts').then((m) => m.commitCommand) },
+  containerPrune: { short: 'Remove all stopped containers', load: () => import('./commands/prune.ts').then((m) => m.containerPruneCommand) },
   bootstrap: { short: 'Create the offline busybox base image from the host\'s busybox binary', load: () => import('./commands/bootstrap.ts').then((m) => m.bootstrapCommand) },
 } satisfies Record<string, Entry>;
 
@@ -50,6 +55,7 @@ const topLevel: Record<string, Entry> = {
   run: cmd.run, exec: cmd.exec, ps: cmd.ps, images: cmd.images, version: cmd.version, info: cmd.info, attach: cmd.attach,
   create: cmd.create, import: cmd.import, inspect: cmd.inspect, kill: cmd.kill, load: cmd.load, logs: cmd.logs,
   restart: cmd.restart, rm: cmd.rm, rmi: cmd.rmi, save: cmd.save, start: cmd.start, stop: cmd.stop, tag: cmd.tag, wait: cmd.wait,
+  cp: cmd.cp, diff: cmd.diff, export: cmd.export, commit: cmd.commit,
   stats: cmd.stats, top: cmd.top, events: cmd.events, update: cmd.update, rename: cmd.rename, pause: cmd.pause, unpause: cmd.unpause,
 };
 const common = ['run', 'exec', 'ps', 'images', 'version', 'info'];
@@ -66,6 +72,7 @@ const groups: Record<string, Group> = {
     commands: {
       attach: cmd.attach, exec: cmd.exec, create: cmd.create, inspect: cmd.containerInspect, kill: cmd.kill, logs: cmd.logs, ls: cmd.ps, restart: cmd.restart,
       rm: cmd.rm, run: cmd.run, start: cmd.start, stop: cmd.stop, wait: cmd.wait,
+      cp: cmd.cp, diff: cmd.diff, export: cmd.export, commit: cmd.commit, prune: cmd.containerPrune,
       stats: cmd.stats, top: cmd.top, update: cmd.update, rename: cmd.rename, pause: cmd.pause, unpause: cmd.unpause,
     },
     aliases: { list: 'ls', ps: 'ls', remove: 'rm' },

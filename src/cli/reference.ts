@@ -14,7 +14,7 @@ export class InvalidReferenceError extends Error {}
 
 export function parseNormalizedNamed(s: string): ImageRef {
   if (s === '' || /[A-Z]/.test(s.split('@')[0].split('/').slice(-1)[0].split(':')[0])) {
-    throw new InvalidReferenceError(s === '' ? 'invalid reference format' : 'invalid reference format: repository name (library/' + s + ') must be lowercase');
+    throw new InvalidReferenceError(s === '' ? 'invalid reference format' : 'invalid reference format: repository name (library/' + s.split('@')[0].replace(/:[^/]*$/, '') + ') must be lowercase');
   }
   let rest = s;
   let digest: string | undefined;

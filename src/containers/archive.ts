@@ -542,8 +542,9 @@ async function* rewrite(root: string, dirRel: string, input: AsyncIterable<Buffe
         const s = lstatOrUndefined(host);
         existingDir = s ? s.isDirectory() : undefined;
       }
-      if (existingDir === true && !isDir) throw conflict(`cannot overwrite directory "/${name}" with non-directory "${h.name}"`);
-      if (existingDir === false && isDir) throw conflict(`cannot overwrite non-directory "/${name}" with directory "${h.name}"`);
+      // Docker's wording, with the paths as seen inside the container.
+      if (existingDir === true && !isDir) throw conflict(`cannot overwrite directory "/${name}" with non-directory "/${dirRel}"`);
+      if (existingDir === false && isDir) throw conflict(`cannot overwrite non-directory "/${name}" with directory "/${dirRel}"`);
     }
     seen.set(name, h.type === 'dir');
     const uid = opts.owner?.uid ?? h.uid;

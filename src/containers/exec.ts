@@ -12,6 +12,7 @@ import { resolveUser } from './user.ts';
 import { availableCaps } from '../runtime/spec.ts';
 import { spawnShim, shimCommand, shimSimple, shimWait, type ExitRecord } from '../runtime/shim.ts';
 import { conflict, invalidParameter, notFound } from '../lib/errors.ts';
+import { formatGoDuration } from '../lib/units.ts';
 
 export interface ExecRecord {
   ID: string;
@@ -49,6 +50,7 @@ export class ExecManager {
   create(ref: string, body: AnyObj): string {
     const c = this.containers.get(ref);
     if (!c.State.Running) throw conflict(`container ${c.ID} is not running`);
+    if (c.State.Restarting) throw conflict(`container ${c.ID} is restarting, wait until the container is running`);
     if (c.State.Paused) throw conflict(`Container ${c.ID} is paused, unpause the container before exec`);
     const cmd = body.Cmd;
     if (!Array.isArray(cmd) || cmd.length === 0) throw invalidParameter('No exec command specified');
@@ -204,19 +206,18 @@ export class ExecManager {
         try {
           if (e.Pid) process.kill(e.Pid, 'SIGKILL');
         } catch { /* gone */ }
-        return { exitCode: -1, output: `Health check exceeded timeout (${formatSeconds(opts.timeoutMs)})` };
+        return { exitCode: -1, output: `Health check exceeded timeout (${formatGoDuration(opts.timeoutMs * 1e6)})` };
       }
       await new Promise((res) => sink.once('end', res).once('close', res));
-      return { exitCode: r, output: demux(Buffer.concat(chunks)).subarray(0, 4096).toString('utf8') };
+      // Docker keeps 4 KiB of a probe's output and marks the cut.
+      const out = demux(Buffer.concat(chunks));
+      return { exitCode: r, output: out.length > 4096 ? `${out.subarray(0, 4096).toString('utf8')}...` : out.toString('utf8') };
     } finally {
       this.execs.delete(id);
     }
   }
 }
 
-function formatSeconds(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms / 1000}s`;
-}
 
 // Strips Docker's 8-byte stdcopy frame headers, keeping stdout and stderr in order.
 export function demux(buf: Buffer): Buffer {
