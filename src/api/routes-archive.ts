@@ -47,6 +47,12 @@ async function sendTar(ctx: Ctx, tar: Readable, headers: Record<string, string>)
   }
 }
 
+// What the runtime bind-mounts over the rootfs; Docker's cp sees these (its view of the container has the
+// mounts), so GET and HEAD serve them instead of the empty mount points.
+function mountedFiles(c: ContainerRecord): Record<string, string> {
+  return { 'etc/hosts': c.HostsPath, 'etc/hostname': c.HostnamePath, 'etc/resolv.conf': c.ResolvConfPath };
+}
+
 let pruneRunning = false;
 
 export function registerArchiveRoutes(r: Router, d: Daemon): void {
@@ -60,12 +66,12 @@ export function registerArchiveRoutes(r: Router, d: Daemon): void {
     const cfs = openContainerFs(d.containers, layers, c);
     try {
       if (ctx.req.method === 'HEAD') {
-        const stat = statPath(cfs.merged, p, name);
+        const stat = statPath(cfs.merged, p, name, mountedFiles(c));
         ctx.res!.writeHead(200, { [STAT_HEADER]: pathStatHeader(stat) });
         ctx.res!.end();
         return;
       }
-      const { stat, tar } = archivePath(cfs.merged, p, name);
+      const { stat, tar } = archivePath(cfs.merged, p, name, mountedFiles(c));
       containerEvent(d, c, 'archive-path');
       await sendTar(ctx, tar, { 'Content-Type': 'application/x-tar', [STAT_HEADER]: pathStatHeader(stat) });
     } finally {

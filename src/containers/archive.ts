@@ -40,6 +40,8 @@ export interface ContainerFsHost {
   holdRootfs(c: ContainerRecord): { merged: string; upper: string; release: () => void };
   rootfsOf(c: ContainerRecord): string;
   runtimeOf(c: ContainerRecord): { path: string; root: string };
+  pause(ref: string): Promise<void>;
+  unpause(ref: string): Promise<void>;
 }
 
 const O_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
@@ -183,6 +185,15 @@ export function resolveScoped(root: string, p: string, followFinal: boolean): Sc
       }
       stack.push({ name: c, fd: -1 });
     }
+    // Below a missing component the rest of the path is kept as written (FollowSymlinkInScope does the same
+    // for a broken link), `..` applied lexically.
+    for (const c of missing ? todo : []) {
+      if (c !== '..') stack.push({ name: c, fd: -1 });
+      else if (stack.length) {
+        const e = stack.pop()!;
+        if (e.fd >= 0) closeQuietly(e.fd);
+      }
+    }
     // The target is the last element; its parent directory stays open for the caller.
     const last = stack.pop();
     const parentFd = stack.length ? stack[stack.length - 1]!.fd : rootFd;
@@ -239,7 +250,7 @@ interface Located {
   absPath: string;
 }
 
-function locate(root: string, reqPath: string, containerName: string): Located {
+function locate(root: string, reqPath: string, containerName: string, mounted: MountedFiles = {}): Located {
   const absPath = containerAbsPath(reqPath);
   // A trailing "/" or "/." makes the kernel follow a final symlink (and require a directory), as lstat(2)
   // does for Docker.
@@ -255,6 +266,13 @@ function locate(root: string, reqPath: string, containerName: string): Located {
       t.close();
       linkTarget = '/' + t.rel;
     }
+    const over = st.isFile() ? mounted[scoped.rel] : undefined;
+    if (over !== undefined) {
+      try {
+        const mst = fs.statSync(over, { bigint: true });
+        return { scoped, st, stat: pathStatOf(goBase(absPath), mst, ''), absPath };
+      } catch { /* fall back to the placeholder */ }
+    }
     return { scoped, st, stat: pathStatOf(goBase(absPath), st, linkTarget), absPath };
   } catch (err) {
     scoped.close();
@@ -263,8 +281,8 @@ function locate(root: string, reqPath: string, containerName: string): Located {
 }
 
 /** HEAD /containers/{id}/archive. */
-export function statPath(root: string, reqPath: string, containerName: string): PathStat {
-  const l = locate(root, reqPath, containerName);
+export function statPath(root: string, reqPath: string, containerName: string, mounted: MountedFiles = {}): PathStat {
+  const l = locate(root, reqPath, containerName, mounted);
   l.scoped.close();
   return l.stat;
 }
@@ -281,7 +299,12 @@ interface WalkState {
   hardlinks: Map<string, string>;
   pending: Buffer[];
   pendingLen: number;
+  /** Files bind-mounted over the rootfs (rootfs-relative path -> host file owned by berthd). */
+  mounted: Map<string, string>;
 }
+
+/** Files the runtime bind-mounts into the container: what cp shows at these paths, as Docker does. */
+export type MountedFiles = Record<string, string>;
 
 function queue(ws: WalkState, b: Buffer): void {
   ws.pending.push(b);
@@ -310,7 +333,12 @@ function mtimeSeconds(st: fs.BigIntStats): number {
 }
 
 /** One entry (and, for a directory, everything below it) of `name` in the directory `dirFd`. */
-async function* entry(ws: WalkState, dirFd: number, name: string, st: fs.BigIntStats, tarName: string): AsyncGenerator<Buffer> {
+async function* entry(ws: WalkState, dirFd: number, name: string, st: fs.BigIntStats, tarName: string, rel: string): AsyncGenerator<Buffer> {
+  const mounted = st.isFile() ? ws.mounted.get(rel) : undefined;
+  if (mounted !== undefined) {
+    yield* mountedFile(ws, mounted, tarName);
+    return;
+  }
   const common = { mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: mtimeSeconds(st) };
   if (st.isDirectory()) {
     let fd: number;
@@ -325,7 +353,7 @@ async function* entry(ws: WalkState, dirFd: number, name: string, st: fs.BigIntS
       const dirName = tarName.endsWith('/') ? tarName : `${tarName}/`;
       queue(ws, encodeHeader({ ...common, name: dirName, type: 'dir', size: 0, xattrs: capabilityXattr(dirFd, name) }));
       if (ws.pendingLen >= FLUSH_BYTES) yield take(ws);
-      yield* children(ws, fd, dirName);
+      yield* children(ws, fd, dirName, rel);
     } finally {
       closeQuietly(fd);
     }
@@ -366,6 +394,11 @@ async function* entry(ws: WalkState, dirFd: number, name: string, st: fs.BigIntS
     if (isErrno(err, 'ENOENT') || isErrno(err, 'ELOOP')) return;
     throw err;
   }
+  yield* fileBody(ws, fh, h);
+}
+
+/** A regular file's header (sized from the open file) and content. Closes fh. */
+async function* fileBody(ws: WalkState, fh: fs.promises.FileHandle, h: WriteHeader): AsyncGenerator<Buffer> {
   try {
     const fst = await fh.stat({ bigint: true });
     if (!fst.isFile()) return; // swapped for something else since it was listed
@@ -393,19 +426,35 @@ async function* entry(ws: WalkState, dirFd: number, name: string, st: fs.BigIntS
   }
 }
 
-async function* children(ws: WalkState, dirFd: number, prefix: string): AsyncGenerator<Buffer> {
+async function* mountedFile(ws: WalkState, hostPath: string, tarName: string): AsyncGenerator<Buffer> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(hostPath, O_FILE);
+  } catch {
+    return;
+  }
+  const st = await fh.stat({ bigint: true }).catch(() => undefined);
+  if (!st) {
+    await fh.close();
+    return;
+  }
+  const h: WriteHeader = { mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: mtimeSeconds(st), name: tarName, type: 'file', size: 0 };
+  yield* fileBody(ws, fh, h);
+}
+
+async function* children(ws: WalkState, dirFd: number, prefix: string, relDir: string): AsyncGenerator<Buffer> {
   const names = fs.readdirSync(fdPath(dirFd), { encoding: 'buffer' }).sort(Buffer.compare);
   for (const raw of names) {
     const name = raw.toString('utf8');
     if (!Buffer.from(name).equals(raw)) continue; // not valid UTF-8: cannot be named through a string path
     const st = lstatAt(dirFd, name);
     if (!st) continue;
-    yield* entry(ws, dirFd, name, st, prefix + name);
+    yield* entry(ws, dirFd, name, st, prefix + name, relDir === '' ? name : `${relDir}/${name}`);
   }
 }
 
-function newWalk(): WalkState {
-  return { hardlinks: new Map(), pending: [], pendingLen: 0 };
+function newWalk(mounted: MountedFiles = {}): WalkState {
+  return { hardlinks: new Map(), pending: [], pendingLen: 0, mounted: new Map(Object.entries(mounted)) };
 }
 
 /**
@@ -413,19 +462,15 @@ function newWalk(): WalkState {
  * names it: the base name of the requested path ("b" for "/a/b", "." for "/a/b/.", "/" for the root), so a
  * directory `/a/b` comes out as `b/`, `b/...` and a trailing "/." gives `./...` (its content).
  */
-export function archivePath(root: string, reqPath: string, containerName: string): { stat: PathStat; tar: Readable } {
-  const l = locate(root, reqPath, containerName);
+export function archivePath(root: string, reqPath: string, containerName: string, mounted: MountedFiles = {}): { stat: PathStat; tar: Readable } {
+  const l = locate(root, reqPath, containerName, mounted);
   const topName = goBase(l.absPath);
   const { scoped, st } = l;
   async function* gen(): AsyncGenerator<Buffer> {
-    const ws = newWalk();
+    const ws = newWalk(mounted);
     try {
-      if (st.isDirectory() && topName === '/') {
-        // The root: "/" then "/bin/", "/bin/sh"... (Docker rebases "." onto "/" this way).
-        yield* entry(ws, scoped.parentFd, scoped.name, st, '/');
-      } else {
-        yield* entry(ws, scoped.parentFd, scoped.name, st, topName);
-      }
+      // The root comes out as "/" then "/bin/", "/bin/sh"... (Docker rebases "." onto "/" this way).
+      yield* entry(ws, scoped.parentFd, scoped.name, st, st.isDirectory() && topName === '/' ? '/' : topName, scoped.rel);
       queue(ws, END_OF_ARCHIVE);
       yield take(ws);
     } finally {
@@ -441,7 +486,7 @@ export function exportRootfs(root: string): Readable {
     const fd = fs.openSync(root, O_DIR);
     const ws = newWalk();
     try {
-      yield* children(ws, fd, '');
+      yield* children(ws, fd, '', '');
       queue(ws, END_OF_ARCHIVE);
       yield take(ws);
     } finally {

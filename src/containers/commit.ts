@@ -8,7 +8,7 @@ import { importLayer } from '../images/transfer.ts';
 import { parseReference, fullName } from '../images/reference.ts';
 import { packDirectory } from '../layers/archive.ts';
 import { conflict, invalidParameter } from '../lib/errors.ts';
-import { openContainerFs, stubExcluder, withFrozen, type ContainerFsHost } from './archive.ts';
+import { containerLayers, stubExcluder, type ContainerFsHost } from './archive.ts';
 import type { AnyObj, ContainerRecord } from './types.ts';
 import { readdirSync } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -108,18 +108,25 @@ export async function commitContainer(host: ContainerFsHost, images: ImageStore,
   if (!parent) throw noSuchImage(c.Image);
   const newConfig = commitConfig(c.Config, opts.config, opts.changes);
 
-  const cfs = openContainerFs(host, images.layers, c);
+  // The upper dir is read directly (no mount needed); it is the container's changes in overlay form.
+  const { upper, lowers } = containerLayers(host, images.layers, c);
+  const exclude = stubExcluder(upper, lowers);
+  const pack = async () => {
+    if (!hasChanges(upper, exclude)) return EMPTY_LAYER_DIFF_ID;
+    const tar = packDirectory(upper, { mode: 'overlay-diff', exclude }) as Readable;
+    return (await importLayer(images, images.topLayer(parent), tar)).diffId;
+  };
   let diffId: string;
-  try {
-    const exclude = stubExcluder(cfs.upper, cfs.lowers);
-    const pack = async () => {
-      if (!hasChanges(cfs.upper, exclude)) return EMPTY_LAYER_DIFF_ID;
-      const tar = packDirectory(cfs.upper, { mode: 'overlay-diff', exclude }) as Readable;
-      return (await importLayer(images, images.topLayer(parent), tar)).diffId;
-    };
-    diffId = opts.pause ? await withFrozen(host, c, pack) : await pack();
-  } finally {
-    cfs.release();
+  if (opts.pause && c.State.Running && !c.State.Paused) {
+    // Like Docker: a real pause (with its pause/unpause events) while the changes are read.
+    await host.pause(c.ID);
+    try {
+      diffId = await pack();
+    } finally {
+      await host.unpause(c.ID).catch(() => {});
+    }
+  } else {
+    diffId = await pack();
   }
 
   const created = new Date().toISOString();

@@ -398,10 +398,16 @@ export async function untar(src: AsyncIterable<Buffer>, dest: string): Promise<v
         }
         break;
       }
-      case 'symlink':
+      case 'symlink': {
+        // docker's (string-prefix) check that a link does not point out of the extraction directory.
+        const lexical = path.join(dest, rel);
+        if (!path.join(path.dirname(lexical), h.linkname).startsWith(dest)) {
+          throw new StatusError(`invalid symlink ${JSON.stringify(lexical)} -> ${JSON.stringify(h.linkname)}`, 1);
+        }
         fs.symlinkSync(h.linkname, target);
         fs.lutimesSync(target, h.mtime, h.mtime);
         break;
+      }
       case 'link': {
         const t = normalizeName(h.linkname);
         if (t === null || t === '') throw new StatusError(`invalid hardlink ${JSON.stringify(target)} -> ${JSON.stringify(h.linkname)}`, 1);
