@@ -524,10 +524,11 @@ export class ContainerManager extends EventEmitter {
       const attaches = this.pendingAttach.get(c.ID) ?? [];
       this.pendingAttach.delete(c.ID);
       await Promise.all(attaches.map((a) => this.connectAttach(c, a)));
-      const reply = await shimSimple(sd, 'start').catch((e: Error) => { throw runtimeError(e.message); });
-      void reply;
+      // Taken before the start: a quick process can exit (the shim stamps FinishedAt) before the reply comes.
+      const startedAt = new Date().toISOString();
+      await shimSimple(sd, 'start').catch((e: Error) => { throw runtimeError(e.message); });
       trace('started');
-      c.State = { ...c.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: c.State.FinishedAt };
+      c.State = { ...c.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: startedAt, FinishedAt: c.State.FinishedAt };
       await this.save(c);
       this.watchExit(c);
       this.emit('event', 'start', c);
