@@ -11,8 +11,8 @@ fi
 
 # crun/runc: OCI runtimes; busybox-static: the offline base image; golang-github-containers-common: Docker's
 # default seccomp profile (/usr/share/containers/seccomp.json); iptables/nftables/iproute2: networking;
-# gcc/make/libc6-dev: building berth-shim; util-linux: script(1) for terminal tests.
-packages=(crun runc busybox-static golang-github-containers-common iptables nftables iproute2 gcc make libc6-dev util-linux ca-certificates)
+# gcc/make/libc6-dev: building berth-shim; bsdutils: script(1) for terminal tests; procps: ps for `top`.
+packages=(crun runc busybox-static golang-github-containers-common iptables nftables iproute2 gcc make libc6-dev util-linux bsdutils procps ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
