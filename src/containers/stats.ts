@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { controllerDir, type CgroupInfo } from '../runtime/cgroups.ts';
 import type { ContainerRecord } from './types.ts';
+import { wallClockNanos, rfc3339Nano } from '../lib/clock.ts';
 
 type U64 = number | bigint;
 export type Obj = Record<string, unknown>;
@@ -215,15 +216,6 @@ function readOr(p: string): string | undefined {
   }
 }
 
-// Wall-clock time with nanosecond digits, as Go's time.Time marshals (trailing zeros trimmed, UTC).
-function nowRFC3339Nano(): string {
-  const ms = Date.now();
-  const ns = Number(process.hrtime.bigint() % 1_000_000n);
-  const iso = new Date(ms).toISOString(); // 2026-01-02T03:04:05.678Z
-  const frac = (String(ms % 1000).padStart(3, '0') + String(ns).padStart(6, '0')).replace(/0+$/, '');
-  return `${iso.slice(0, 19)}${frac ? '.' + frac : ''}Z`;
-}
-
 function zeroCpu(): Obj {
   return { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: throttling(0, 0, 0) };
 }
@@ -252,7 +244,7 @@ export function sampleStats(c: ContainerRecord, src: StatsSource): Obj {
   const cpu = cg.cpu_stats as Obj;
   const cpuStats: Obj = { cpu_usage: cpu.cpu_usage, system_cpu_usage: sys.usage, online_cpus: sys.online || os.cpus().length, throttling_data: cpu.throttling_data };
   const out: Obj = {
-    read: nowRFC3339Nano(), preread: ZERO_TIME, pids_stats: cg.pids_stats, blkio_stats: cg.blkio_stats, num_procs: 0, storage_stats: {},
+    read: rfc3339Nano(wallClockNanos()), preread: ZERO_TIME, pids_stats: cg.pids_stats, blkio_stats: cg.blkio_stats, num_procs: 0, storage_stats: {},
     cpu_stats: cpuStats, precpu_stats: zeroCpu(), memory_stats: cg.memory_stats, name: c.Name, id: c.ID,
   };
   if (c.HostConfig.NetworkMode !== 'host' && c.State.Pid > 0) {

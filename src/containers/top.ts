@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { controllerDir, type CgroupInfo } from '../runtime/cgroups.ts';
-import { BerthError, invalidParameter } from '../lib/errors.ts';
+import { BerthError } from '../lib/errors.ts';
 
 export interface TopResult {
   Titles: string[];
@@ -20,10 +20,11 @@ export function cgroupPids(cg: CgroupInfo, id: string): number[] {
   return [];
 }
 
-// Docker refuses ps options that rename the PID column ("-o pid=PROCESS"), which it needs to filter on.
+// Docker refuses ps options that title another column "PID" ("-o user=PID"), which would fool the filter
+// (a plain error there, so a 500).
 export function validatePsArgs(psArgs: string): void {
   for (const m of psArgs.matchAll(/\s+(\S*)=\s*(PID\S*)/g)) {
-    if (m[1] !== 'pid') throw invalidParameter(`specifying "${m[1]}=${m[2]}" is not allowed`);
+    if (m[1] !== 'pid') throw new BerthError('internal', `specifying "${m[1]}=${m[2]}" is not allowed`);
   }
 }
 

@@ -1,6 +1,7 @@
 // The daemon's events: a bounded ring of recent events (for `since`) and live subscribers, in Docker's
 // events.Message shape. Knows nothing of HTTP: the API encodes and streams what it is handed.
 import { EventEmitter } from 'node:events';
+import { wallClockNanos } from '../lib/clock.ts';
 
 export interface EventActor {
   ID: string;
@@ -26,7 +27,8 @@ export interface EventsOptions {
   limit?: number;
   /** Events older than this are dropped from the ring. */
   maxAgeMs?: number;
-  /** The wall clock in nanoseconds (tests). */
+  /** The wall clock in nanoseconds (tests). Times are kept strictly increasing, so `since` never splits
+   * two events of the same instant in a surprising order. */
   clock?: () => bigint;
 }
 
@@ -36,13 +38,6 @@ export interface Subscription {
   /** Events from the ring within [since, until] that pass the filter, oldest first. */
   buffered: EventMessage[];
   unsubscribe(): void;
-}
-
-// Date.now() has millisecond resolution; the sub-millisecond digits come from the monotonic clock, so
-// timeNano has nine meaningful-looking digits, and it is kept strictly increasing so `since` never splits
-// two events of the same instant in a surprising order.
-function wallClockNanos(): bigint {
-  return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
 }
 
 export class EventsService {

@@ -5,6 +5,7 @@ import { filterFlag, filtersJSON } from '../common-flags.ts';
 import { StatusError } from '../errors.ts';
 import { parseTemplate, goType, type Template } from '../format/template.ts';
 import { getTimestamp } from '../../lib/timestamps.ts';
+import { lines } from '../json-lines.ts';
 
 interface WireEvent {
   status?: string;
@@ -103,29 +104,17 @@ export const eventsCommand: CommandSpec = {
     const res = await cli.client().request('GET', '/events', {
       query: { since: timestamp(flags.str('since')), until: timestamp(flags.str('until')), filters: filtersJSON(flags.list('filter')) },
     });
-    let buf = '';
-    const print = (line: string) => {
-      if (!line.trim()) return;
+    for await (const line of lines(res)) {
       const e = JSON.parse(line) as WireEvent;
       // timeNano is past 2^53: read its digits from the text.
       const timeNano = BigInt(/"timeNano":(\d+)/.exec(line)?.[1] ?? '0');
       if (!tmpl) {
         cli.out.write(prettyEvent(e, timeNano));
-        return;
+        continue;
       }
       const r = tmpl.executePartial(messageStruct(e, timeNano));
       cli.out.write(r.output + '\n');
       if (r.error) throw r.error;
-    };
-    res.setEncoding('utf8');
-    for await (const chunk of res) {
-      buf += chunk as string;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        print(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-      }
     }
-    print(buf);
   },
 };

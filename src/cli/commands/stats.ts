@@ -11,6 +11,7 @@ import { renderRows } from '../format/formatter.ts';
 import { formatterContext } from '../format/go-fmt.ts';
 import { formatFloat } from '../../lib/go-number.ts';
 import { bytesSize, humanSizeWithPrecision } from '../../lib/units.ts';
+import { lines } from '../json-lines.ts';
 
 import { esc as enc } from '../client.ts';
 
@@ -140,30 +141,25 @@ class ContainerStats {
         }, 2000);
       };
       arm();
-      client.request('GET', `/containers/${enc(this.container)}/stats`, { query: { stream: stream ? '1' : '0' } }).then(async (res) => {
-        this.res = res;
-        res.setEncoding('utf8');
-        let buf = '';
-        for await (const chunk of res) {
-          buf += chunk as string;
-          let nl;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            if (!line.trim()) continue;
+      void (async () => {
+        try {
+          const res = await client.request('GET', `/containers/${enc(this.container)}/stats`, { query: { stream: stream ? '1' : '0' } });
+          this.res = res;
+          for await (const line of lines(res)) {
             this.entry = this.last = statsEntry(JSON.parse(line) as StatsSample);
             this.err = undefined;
             first();
             if (stream) arm();
           }
+          // The daemon ended a stream (the container was removed): docker shows the row as invalid.
+          if (stream && !this.closed) this.invalidate(new Error('EOF'));
+        } catch (err) {
+          if (!this.closed) this.invalidate(err as Error);
+        } finally {
+          clearTimeout(timer);
+          first();
         }
-        clearTimeout(timer);
-        first();
-      }, (err: Error) => {
-        clearTimeout(timer);
-        this.invalidate(err);
-        first();
-      });
+      })();
     });
   }
 
@@ -260,18 +256,9 @@ async function followEvents(client: ApiClient, all: boolean, on: (action: string
   const filters = JSON.stringify({ type: { container: true }, event: Object.fromEntries(events.map((e) => [e, true])) });
   try {
     const res = await client.request('GET', '/events', { query: { filters } });
-    res.setEncoding('utf8');
-    let buf = '';
-    for await (const chunk of res) {
-      buf += chunk as string;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!line.trim()) continue;
-        const e = JSON.parse(line) as { Action?: string; Actor?: { ID?: string } };
-        if (e.Action && e.Actor?.ID) on(e.Action, e.Actor.ID.slice(0, 12));
-      }
+    for await (const line of lines(res)) {
+      const e = JSON.parse(line) as { Action?: string; Actor?: { ID?: string } };
+      if (e.Action && e.Actor?.ID) on(e.Action, e.Actor.ID.slice(0, 12));
     }
   } catch { /* events unavailable: the initial list stays */ }
 }
