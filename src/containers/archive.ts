@@ -17,8 +17,8 @@ import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { extractLayer, normalizeEntryName, resolveInRootSync } from '../layers/archive.ts';
-import { ByteSource, END_OF_ARCHIVE, encodeHeader, pad, TarReader } from '../layers/archive-tar.ts';
-import type { EntryType, TarHeader, WriteHeader } from '../layers/archive-tar.ts';
+import { ByteSource, END_OF_ARCHIVE, encodeHeader, entryTypeOf, pad, TarReader } from '../layers/archive-tar.ts';
+import type { TarHeader, WriteHeader } from '../layers/archive-tar.ts';
 import type { LayerStore } from '../layers/snapshots.ts';
 import { lgetxattr, major as devMajor, minor as devMinor } from '../platform/syscalls.ts';
 import { BerthError, conflict, internal, invalidParameter, isErrno, notFound } from '../lib/errors.ts';
@@ -359,13 +359,8 @@ async function* entry(ws: WalkState, dirFd: number, name: string, st: fs.BigIntS
     }
     return;
   }
-  let type: EntryType;
-  if (st.isFile()) type = 'file';
-  else if (st.isSymbolicLink()) type = 'symlink';
-  else if (st.isCharacterDevice()) type = 'char';
-  else if (st.isBlockDevice()) type = 'block';
-  else if (st.isFIFO()) type = 'fifo';
-  else return; // sockets are not archived (Docker skips them too)
+  const type = entryTypeOf(st);
+  if (!type) return; // sockets are not archived (Docker skips them too)
   if (st.nlink > 1n) {
     const key = `${st.dev}:${st.ino}`;
     const first = ws.hardlinks.get(key);

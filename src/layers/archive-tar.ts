@@ -15,6 +15,35 @@ const MAX_LONGNAME_BYTES = 64 * 1024;
 
 export type EntryType = 'file' | 'link' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
 
+/**
+ * Normalises a tar entry name to a clean relative path: leading `/` and `./`, empty and `.` components are
+ * dropped and `..` components are applied. Returns null when the name climbs above the root (e.g. `../x`,
+ * `/a/../../x`); '' means the root itself.
+ */
+export function normalizeEntryName(name: string): string | null {
+  const out: string[] = [];
+  for (const c of name.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (out.length === 0) return null;
+      out.pop();
+      continue;
+    }
+    out.push(c);
+  }
+  return out.join('/');
+}
+
+// The tar entry type of a non-directory file; undefined for sockets, which tar archives (and Docker) skip.
+export function entryTypeOf(st: { isFile(): boolean; isSymbolicLink(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isFIFO(): boolean }): EntryType | undefined {
+  if (st.isFile()) return 'file';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isCharacterDevice()) return 'char';
+  if (st.isBlockDevice()) return 'block';
+  if (st.isFIFO()) return 'fifo';
+  return undefined;
+}
+
 export interface TarHeader {
   /** Raw entry name as stored (PAX path or GNU long name applied), not normalised. */
   name: string;

@@ -29,7 +29,7 @@ import {
   S_IFCHR,
   S_IFIFO,
 } from '../platform/syscalls.ts';
-import { ByteSource, END_OF_ARCHIVE, encodeHeader, MAX_PATH_BYTES, pad, TarReader } from './archive-tar.ts';
+import { ByteSource, END_OF_ARCHIVE, encodeHeader, entryTypeOf, MAX_PATH_BYTES, normalizeEntryName, pad, TarReader } from './archive-tar.ts';
 import type { EntryType, TarHeader, WriteHeader } from './archive-tar.ts';
 
 export type WhiteoutMode = 'overlay' | 'apply';
@@ -57,30 +57,14 @@ export interface PackOptions {
 const WH_PREFIX = '.wh.';
 const WH_META_PREFIX = '.wh..wh.';
 const WH_OPAQUE = '.wh..wh..opq';
+export { normalizeEntryName };
+
 const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
 const MAX_SYMLINKS = 40;
 
 // ---------------------------------------------------------------------------------------------------------
 // Paths
 
-/**
- * Normalises a tar entry name to a clean relative path: leading `/` and `./`, empty and `.` components are
- * dropped and `..` components are applied. Returns null when the name climbs above the root (e.g. `../x`,
- * `/a/../../x`); '' means the root itself.
- */
-export function normalizeEntryName(name: string): string | null {
-  const out: string[] = [];
-  for (const c of name.split('/')) {
-    if (c === '' || c === '.') continue;
-    if (c === '..') {
-      if (out.length === 0) return null;
-      out.pop();
-      continue;
-    }
-    out.push(c);
-  }
-  return out.join('/');
-}
 
 /**
  * Resolves `p` inside `root` like realpath(3) would inside chroot(root), except that the final component is not
@@ -598,13 +582,8 @@ async function* packEntries(root: string, overlayDiff: boolean, exclude?: (rel: 
         continue;
       }
 
-      let type: EntryType;
-      if (s.isFile()) type = 'file';
-      else if (s.isSymbolicLink()) type = 'symlink';
-      else if (s.isCharacterDevice()) type = 'char';
-      else if (s.isBlockDevice()) type = 'block';
-      else if (s.isFIFO()) type = 'fifo';
-      else continue; // sockets (and anything unknown) are not archived, as in Docker
+      const type = entryTypeOf(s);
+      if (!type) continue; // sockets (and anything unknown) are not archived, as in Docker
 
       if (s.nlink > 1n) {
         const key = `${s.dev}:${s.ino}`;

@@ -12,8 +12,8 @@ import type { Cli, CommandSpec } from '../command.ts';
 import { BIN } from '../command.ts';
 import { StatusError } from '../errors.ts';
 import { esc } from '../client.ts';
-import { ByteSource, END_OF_ARCHIVE, encodeHeader, pad, TarReader } from '../../layers/archive-tar.ts';
-import type { EntryType, TarHeader, WriteHeader } from '../../layers/archive-tar.ts';
+import { ByteSource, END_OF_ARCHIVE, encodeHeader, entryTypeOf, normalizeEntryName, pad, TarReader } from '../../layers/archive-tar.ts';
+import type { TarHeader, WriteHeader } from '../../layers/archive-tar.ts';
 import { humanSizeWithPrecision } from '../../lib/units.ts';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -262,13 +262,8 @@ export async function* tarResource(src: CopyInfo): AsyncGenerator<Buffer> {
       for (const n of names) yield* one(`${abs === '/' ? '' : abs}/${n}`, rel === '.' ? n : `${rel}/${n}`);
       return;
     }
-    let type: EntryType;
-    if (st.isFile()) type = 'file';
-    else if (st.isSymbolicLink()) type = 'symlink';
-    else if (st.isCharacterDevice()) type = 'char';
-    else if (st.isBlockDevice()) type = 'block';
-    else if (st.isFIFO()) type = 'fifo';
-    else return; // sockets cannot be archived
+    const type = entryTypeOf(st);
+    if (!type) return; // sockets cannot be archived
     if (st.nlink > 1 && type === 'file') {
       const key = `${st.dev}:${st.ino}`;
       const first = seen.get(key);
@@ -345,19 +340,6 @@ function resolveBelow(root: string, rel: string): string {
   return stack.length ? path.join(root, ...stack) : root;
 }
 
-function normalizeName(name: string): string | null {
-  const out: string[] = [];
-  for (const c of name.split('/')) {
-    if (c === '' || c === '.') continue;
-    if (c === '..') {
-      if (out.length === 0) return null;
-      out.pop();
-      continue;
-    }
-    out.push(c);
-  }
-  return out.join('/');
-}
 
 /** archive.Untar with CopyTo's options (NoLchown, NoOverwriteDirNonDir), confined to `dest`. */
 export async function untar(src: AsyncIterable<Buffer>, dest: string): Promise<void> {
@@ -366,7 +348,7 @@ export async function untar(src: AsyncIterable<Buffer>, dest: string): Promise<v
   for (;;) {
     const h = await reader.next();
     if (h === null) break;
-    const rel = normalizeName(h.name);
+    const rel = normalizeEntryName(h.name);
     if (rel === null) throw new StatusError(`${JSON.stringify(h.name)} is outside of ${JSON.stringify(dest)}`, 1);
     if (rel === '') continue; // "." itself: the destination directory is kept as it is
     const target = resolveBelow(dest, rel);
@@ -409,7 +391,7 @@ export async function untar(src: AsyncIterable<Buffer>, dest: string): Promise<v
         break;
       }
       case 'link': {
-        const t = normalizeName(h.linkname);
+        const t = normalizeEntryName(h.linkname);
         if (t === null || t === '') throw new StatusError(`invalid hardlink ${JSON.stringify(target)} -> ${JSON.stringify(h.linkname)}`, 1);
         fs.linkSync(resolveBelow(dest, t), target);
         break;
