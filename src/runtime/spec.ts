@@ -9,6 +9,7 @@ export const DEFAULT_CAPS = [
   'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
 ];
 
+// In the kernel's numbering order (CAP_CHOWN is 0 ... CAP_CHECKPOINT_RESTORE is 40).
 export const ALL_CAPS = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
   'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
@@ -43,17 +44,6 @@ const DEFAULT_DEVICE_RULES = [
   { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
 ];
 
-// Capability numbers, for checking against what this host lets us hand out.
-const CAP_NUMBERS: Record<string, number> = Object.fromEntries([
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
-  'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
-  'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE',
-  'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME',
-  'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP',
-  'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ',
-  'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
-].map((c, i) => [c, i]));
-
 let hostBounding: bigint | undefined;
 
 // "All capabilities" means those this daemon itself may pass on (Docker filters by its own bounding set too):
@@ -68,7 +58,8 @@ export function availableCaps(): string[] {
     }
   }
   const bnd = hostBounding;
-  return bnd === -1n ? [...ALL_CAPS] : ALL_CAPS.filter((c) => (bnd >> BigInt(CAP_NUMBERS[c])) & 1n);
+  // ALL_CAPS is in the kernel's numbering order, so a capability's index is its bit.
+  return bnd === -1n ? [...ALL_CAPS] : ALL_CAPS.filter((_c, i) => (bnd >> BigInt(i)) & 1n);
 }
 
 export function normalizeCap(c: string): string {
