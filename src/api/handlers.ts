@@ -1,6 +1,5 @@
 // The Docker Engine API routes. Handlers translate HTTP to domain calls, named after Docker's operation ids.
 import os from 'node:os';
-import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { Daemon } from '../daemon/daemon.ts';
 import {
@@ -17,6 +16,7 @@ import type { ProgressMessage } from '../lib/progress.ts';
 import type { ContainerRecord } from '../containers/types.ts';
 import { parseTimestampParam } from '../lib/timestamps.ts';
 import { registerExecRoutes } from './routes-exec.ts';
+import { goArch } from '../lib/system.ts';
 import { registerArchiveRoutes } from './routes-archive.ts';
 import { acceptWebSocket } from './websocket.ts';
 import { Duplex, Writable } from 'node:stream';
@@ -289,9 +289,6 @@ function systemVersion() {
   };
 }
 
-export function goArch(): string {
-  return process.arch === 'x64' ? 'amd64' : process.arch;
-}
 
 function containerList(d: Daemon, ctx: Ctx) {
   const q = ctx.query;
@@ -404,13 +401,4 @@ async function imageCreate(d: Daemon, ctx: Ctx) {
     throw notFound(`pull access denied for ${repoName(ref).replace(/^docker\.io\/(library\/)?/, '')}, repository does not exist or may require 'docker login': berth cannot pull ${name} yet (no registry client)`);
   }
   throw invalidParameter('either fromSrc or fromImage must be given');
-}
-
-export function readOsRelease(): string {
-  try {
-    const m = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'));
-    return m ? m[1] : 'Linux';
-  } catch {
-    return 'Linux';
-  }
 }

@@ -11,7 +11,7 @@ import { detectCgroups, type CgroupInfo } from '../runtime/cgroups.ts';
 import type { ContainerRecord } from '../containers/types.ts';
 import type { DaemonConfig } from './config.ts';
 import { ENGINE_VERSION } from '../api/router.ts';
-import { goArch, readOsRelease } from '../api/handlers.ts';
+import { readOsRelease } from '../lib/system.ts';
 
 export class Daemon {
   readonly config: DaemonConfig;
