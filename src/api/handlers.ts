@@ -16,6 +16,7 @@ import type { ProgressMessage } from '../lib/progress.ts';
 import type { ContainerRecord } from '../containers/types.ts';
 import { parseTimestampParam } from '../lib/timestamps.ts';
 import { registerExecRoutes } from './routes-exec.ts';
+import { registerVolumeRoutes } from './routes-volumes.ts';
 import { goArch } from '../lib/system.ts';
 import { registerArchiveRoutes } from './routes-archive.ts';
 import { acceptWebSocket } from './websocket.ts';
@@ -202,6 +203,7 @@ export function buildRouter(d: Daemon): Router {
     res.end();
   });
   registerExecRoutes(r, d);
+  registerVolumeRoutes(r, d);
   registerArchiveRoutes(r, d);
   registerContainerOpsRoutes(r, d);
   return r;

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { ContainerRecord } from '../containers/types.ts';
 import { ZERO_TIME } from '../containers/types.ts';
+import { mountView } from '../containers/mounts.ts';
 import type { ImageRecord, ImageStore } from '../images/store.ts';
 import { familiarName } from '../images/reference.ts';
 import { humanDuration } from '../lib/units.ts';
@@ -49,7 +50,7 @@ export function containerInspect(c: ContainerRecord, images: ImageStore, dataRoo
       Data: { LowerDir: layerDirs.join(':'), MergedDir: path.join(base, 'merged'), UpperDir: path.join(base, 'upper'), WorkDir: path.join(base, 'work') },
       Name: 'overlay2',
     },
-    Mounts: [],
+    Mounts: (c.MountPoints ?? []).map(mountView),
     Config: c.Config,
     NetworkSettings: {
       Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, HairpinMode: false, LinkLocalIPv6Address: '',
@@ -90,7 +91,7 @@ export function containerSummary(c: ContainerRecord): Record<string, unknown> {
     Status: statusText(c),
     HostConfig: { NetworkMode: c.HostConfig.NetworkMode },
     NetworkSettings: { Networks: {} },
-    Mounts: [],
+    Mounts: (c.MountPoints ?? []).map(mountView),
   };
 }
 

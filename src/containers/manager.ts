@@ -24,6 +24,7 @@ import { resolveUser } from './user.ts';
 import { newState, ZERO_TIME, type ContainerRecord, type AnyObj } from './types.ts';
 import { mergeEnv } from './env.ts';
 import { ExecManager } from './exec.ts';
+import { VolumeMounts } from './volume-mounts.ts';
 import { RestartScheduler, startsAtDaemonStart, killCancelsRestart } from './restart.ts';
 import { HealthMonitor, mergeHealthcheck, validateHealthcheck, type HealthConfig } from './health.ts';
 import { runtimeCommand } from '../runtime/runtime-cli.ts';
@@ -59,6 +60,7 @@ export class ContainerManager extends EventEmitter {
   private readonly rt: RuntimeConfig;
   private readonly seccompCache: SeccompCache;
   readonly execs: ExecManager;
+  readonly mounts = new VolumeMounts();
   private readonly restarts = new RestartScheduler();
   readonly health: HealthMonitor;
 
@@ -244,6 +246,7 @@ export class ContainerManager extends EventEmitter {
     const config = this.mergeImageConfig(body, image);
     validateHealthcheck(config.Healthcheck);
     if (!config.Entrypoint?.length && !config.Cmd?.length) throw invalidParameter('no command specified');
+    const mountPoints = await this.mounts.plan(config, hc, (r) => this.tryGet(r));
 
     const id = randomBytes(32).toString('hex');
     const finalName = name ? `/${name.replace(/^\//, '')}` : `/${randomName((n) => !!this.tryGetByName(n))}`;
@@ -267,6 +270,7 @@ export class ContainerManager extends EventEmitter {
       HostsPath: path.join(dir, 'hosts'),
       TopLayer: this.images.topLayer(image),
       NetworkMode: hc.NetworkMode,
+      MountPoints: mountPoints,
     };
     await fsp.mkdir(path.join(dir, 'fs', 'upper'), { recursive: true, mode: 0o755 });
     await fsp.mkdir(path.join(dir, 'fs', 'work'), { recursive: true, mode: 0o700 });
@@ -368,7 +372,8 @@ export class ContainerManager extends EventEmitter {
       Env: mergeEnv(ic.Env ?? [], body.Env ?? []),
       Cmd: body.Cmd ?? null,
       Image: body.Image,
-      Volumes: body.Volumes ?? ic.Volumes ?? null,
+      // The image's VOLUMEs and the container's own anonymous volumes together, as Docker merges them.
+      Volumes: body.Volumes || ic.Volumes ? { ...(ic.Volumes ?? {}), ...(body.Volumes ?? {}) } : null,
       WorkingDir: body.WorkingDir || ic.WorkingDir || '',
       Entrypoint: body.Entrypoint ?? null,
       OnBuild: null,
@@ -591,7 +596,7 @@ export class ContainerManager extends EventEmitter {
       cpuQuota: hc.CpuQuota || undefined, cpusetCpus: hc.CpusetCpus || undefined, cpusetMems: hc.CpusetMems || undefined,
       pidsLimit: hc.PidsLimit || undefined, shmSize: hc.ShmSize || undefined, nofileLimit: this.rt.nofileLimit,
       ulimits: hc.Ulimits ?? undefined, oomScoreAdj: hc.OomScoreAdj || undefined, sysctls: hc.Sysctls ?? undefined,
-      extraMounts: [...extraMounts, ...(hc.Tmpfs ? Object.entries(hc.Tmpfs as Record<string, string>) : []).map(([dst, o]) => ({
+      extraMounts: [...extraMounts, ...(await this.mounts.prepare(c, rootfs)), ...(hc.Tmpfs ? Object.entries(hc.Tmpfs as Record<string, string>) : []).map(([dst, o]) => ({
         destination: dst, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(o ? o.split(',') : [])],
       }))],
     });
@@ -637,6 +642,7 @@ export class ContainerManager extends EventEmitter {
       this.restarts.schedule(c.ID, delay, () => void this.autoRestart(c));
     }
     if (!this.fsHolds.has(c.ID)) unmount(this.fsDirs(c).merged);
+    await this.mounts.release(c);
     // The state dir stays until the next start or the removal: the shim is still finishing there.
     if (this.byId.has(c.ID)) await this.save(c);
     if (c.State.OOMKilled) this.emit('event', 'oom', c);
@@ -730,6 +736,7 @@ export class ContainerManager extends EventEmitter {
     try {
       unmount(this.fsDirs(c).merged);
       await fsp.rm(this.dir(c.ID), { recursive: true, force: true });
+      if (opts.volumes) await this.mounts.removeAnonymous(c);
       // An image deleted under the container (rmi -f) left its layers to the container: they go with it.
       if (c.TopLayer && !this.images.get(c.Image)) {
         const chain: string[] = [];

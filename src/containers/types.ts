@@ -1,4 +1,5 @@
 // Container records as Docker's inspect shows them (field names are the API's).
+import type { MountPoint } from './mounts.ts';
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type AnyObj = Record<string, any>;
 
@@ -46,6 +47,7 @@ export interface ContainerRecord {
   HostnamePath: string;
   HostsPath: string;
   TopLayer?: string; // chain id of the image's top layer
+  MountPoints?: MountPoint[]; // volumes, binds and tmpfs mounts planned at create (mounts.ts)
   NetworkMode: string;
   HasBeenManuallyStopped?: boolean; // stopped or killed by the user since the last start (restart policies)
 }

@@ -6,6 +6,7 @@ import { ContentStore } from '../images/content.ts';
 import { ImageStore } from '../images/store.ts';
 import { LayerStore } from '../layers/snapshots.ts';
 import { ContainerManager } from '../containers/manager.ts';
+import { VolumeStore } from '../volumes/store.ts';
 import { EventsService } from '../events/service.ts';
 import { detectCgroups, type CgroupInfo } from '../runtime/cgroups.ts';
 import type { ContainerRecord } from '../containers/types.ts';
@@ -21,6 +22,7 @@ export class Daemon {
   readonly events = new EventsService();
   readonly images: ImageStore;
   readonly containers: ContainerManager;
+  readonly volumes: VolumeStore;
   readonly cgroups: CgroupInfo;
   readonly runtimes: Record<string, { path: string }>;
   readonly defaultRuntime: string;
@@ -41,6 +43,7 @@ export class Daemon {
     const layers = new LayerStore(path.join(this.dataRoot, 'layers'));
     this.images = new ImageStore(path.join(this.dataRoot, 'images'), content, layers);
     const hardNofile = hardNofileLimit();
+    this.volumes = new VolumeStore(path.join(this.dataRoot, 'volumes'));
     this.containers = new ContainerManager({ data: this.dataRoot, exec: this.execRoot }, this.images, {
       runtimes: this.runtimes, defaultRuntime: this.defaultRuntime, nofileLimit: hardNofile, cgroupVersion: this.cgroups.version,
     });
@@ -63,6 +66,10 @@ export class Daemon {
     await this.images.content.init();
     await this.images.layers.init();
     await this.images.init();
+    await this.volumes.init();
+    // Containers plan their volumes through the store; the store asks them who uses a volume.
+    this.containers.mounts.volumes = this.volumes;
+    this.volumes.usedBy = (name) => this.containers.all().filter((c) => c.MountPoints?.some((p) => p.Type === 'volume' && p.Name === name)).map((c) => c.ID);
     await this.containers.init();
   }
 

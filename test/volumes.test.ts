@@ -1,0 +1,104 @@
+// Volumes and mounts in containers: named, anonymous and image volumes, binds, tmpfs, --volumes-from,
+// copy-up, and the hostile cases. Real berthd, crun and the docker CLI.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { startDaemon, type TestDaemon } from './harness.ts';
+import { docker, dockerOk, bootstrap } from './helpers.ts';
+
+let d: TestDaemon;
+let host: string;
+
+before(async () => {
+  d = await startDaemon();
+  await bootstrap(d);
+  host = mkdtempSync('/tmp/bvol-');
+});
+after(async () => {
+  await d?.stop();
+  if (host) rmSync(host, { recursive: true, force: true });
+});
+
+test('a named volume carries data between containers, past their removal and a daemon restart', async () => {
+  await dockerOk(d, ['run', '--rm', '-v', 'shared:/data', 'busybox', 'sh', '-c', 'echo persisted > /data/file']);
+  assert.equal(await dockerOk(d, ['run', '--rm', '-v', 'shared:/in:ro', 'busybox', 'cat', '/in/file']), 'persisted');
+  await d.restart();
+  assert.equal(await dockerOk(d, ['run', '--rm', '-v', 'shared:/again', 'busybox', 'cat', '/again/file']), 'persisted');
+  const ro = await docker(d, ['run', '--rm', '-v', 'shared:/in:ro', 'busybox', 'sh', '-c', 'echo x > /in/other']);
+  assert.notEqual(ro.code, 0);
+  assert.match(ro.stderr, /Read-only file system/);
+});
+
+test('binds: read-only and read-write; removing the container keeps the host files', async () => {
+  writeFileSync(`${host}/in.txt`, 'from host\n');
+  assert.equal(await dockerOk(d, ['run', '--rm', '-v', `${host}:/h:ro`, 'busybox', 'cat', '/h/in.txt']), 'from host');
+  const id = (await dockerOk(d, ['run', '-d', '-v', `${host}:/h`, 'busybox', 'sh', '-c', 'echo from container > /h/out.txt'])).trim();
+  await dockerOk(d, ['wait', id]);
+  await dockerOk(d, ['rm', '-v', id]);
+  assert.equal(readFileSync(`${host}/out.txt`, 'utf8'), 'from container\n');
+  assert.equal(readFileSync(`${host}/in.txt`, 'utf8'), 'from host\n');
+  const missing = await docker(d, ['run', '--rm', '--mount', `type=bind,source=${host}/nope,target=/x`, 'busybox', 'true']);
+  assert.equal(missing.code, 125);
+  assert.match(missing.stderr, /bind source path does not exist/);
+  await dockerOk(d, ['run', '--rm', '-v', `${host}/made-by-v:/x`, 'busybox', 'true']);
+  assert.ok(existsSync(`${host}/made-by-v`), '-v creates a missing host path, as Docker does');
+});
+
+test('tmpfs has the requested size; --read-only root with writable mounts', async () => {
+  const df = await dockerOk(d, ['run', '--rm', '--mount', 'type=tmpfs,target=/t,tmpfs-size=2m', 'busybox', 'df', '-k', '/t']);
+  assert.match(df.split('\n')[1], /^tmpfs\s+2048\s/);
+  const out = await dockerOk(d, ['run', '--rm', '--read-only', '--tmpfs', '/w', '-v', 'rw-vol:/v', 'busybox', 'sh', '-c', 'echo a > /w/a && echo b > /v/b && cat /w/a /v/b; touch /root/x 2>&1 || true']);
+  assert.match(out, /^a\nb\n.*Read-only file system/s);
+});
+
+test('copy-up fills a new volume from the image, unless nocopy', async () => {
+  assert.equal(await dockerOk(d, ['run', '--rm', '-v', 'etc-copy:/etc', 'busybox', 'true']), '');
+  assert.match(await dockerOk(d, ['run', '--rm', '-v', 'etc-copy:/x', 'busybox', 'cat', '/x/passwd']), /^root:x:0:0:/);
+  assert.equal(await dockerOk(d, ['run', '--rm', '-v', 'etc-nocopy:/etc:nocopy', 'busybox', 'ls', '-A', '/etc']), '');
+});
+
+test('anonymous volumes: -v /dst and image VOLUMEs, removed by rm -v and --rm; --volumes-from', async () => {
+  await dockerOk(d, ['commit', '--change', 'VOLUME /data', await makeContainer(), 'with-volume:1']);
+  const id = (await dockerOk(d, ['create', '-v', '/scratch', 'with-volume:1', 'sh', '-c', 'echo hi > /data/x'])).trim();
+  const mounts = JSON.parse(await dockerOk(d, ['inspect', '-f', '{{json .Mounts}}', id])) as { Type: string; Name: string; Destination: string; RW: boolean }[];
+  assert.deepEqual(mounts.map((m) => m.Destination).sort(), ['/data', '/scratch']);
+  assert.ok(mounts.every((m) => m.Type === 'volume' && /^[0-9a-f]{64}$/.test(m.Name)));
+  await dockerOk(d, ['start', '-a', id]);
+  // --volumes-from sees the same volumes, read-only with :ro.
+  assert.equal(await dockerOk(d, ['run', '--rm', '--volumes-from', `${id}:ro`, 'busybox', 'cat', '/data/x']), 'hi');
+  const ro = await docker(d, ['run', '--rm', '--volumes-from', `${id}:ro`, 'busybox', 'touch', '/data/y']);
+  assert.notEqual(ro.code, 0);
+  const before = (await dockerOk(d, ['volume', 'ls', '-q'])).split('\n');
+  for (const m of mounts) assert.ok(before.includes(m.Name));
+  await dockerOk(d, ['rm', '-v', id]);
+  const afterRm = (await dockerOk(d, ['volume', 'ls', '-q'])).split('\n');
+  for (const m of mounts) assert.ok(!afterRm.includes(m.Name), `anonymous volume ${m.Name} removed by rm -v`);
+  // --rm removes anonymous volumes too.
+  const countBefore = (await dockerOk(d, ['volume', 'ls', '-q'])).split('\n').filter(Boolean).length;
+  await dockerOk(d, ['run', '--rm', '-v', '/tmpvol', 'busybox', 'true']);
+  assert.equal((await dockerOk(d, ['volume', 'ls', '-q'])).split('\n').filter(Boolean).length, countBefore);
+});
+
+test('a volume in use cannot be removed (409)', async () => {
+  const id = (await dockerOk(d, ['create', '-v', 'busy-vol:/b', 'busybox', 'true'])).trim();
+  const r = await docker(d, ['volume', 'rm', 'busy-vol']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /volume is in use/);
+  await dockerOk(d, ['rm', id]);
+  await dockerOk(d, ['volume', 'rm', 'busy-vol']);
+});
+
+test('a symlink planted in a shared volume cannot send a later mount onto the host', async () => {
+  const marker = `berth-escape-${randomBytes(4).toString('hex')}`;
+  // The first container turns /shared/link into a symlink to /etc.
+  await dockerOk(d, ['run', '--rm', '-v', 'trap:/shared', 'busybox', 'ln', '-s', '/etc', '/shared/link']);
+  // The second mounts the volume and a host dir on top of that symlink, then writes through it.
+  await dockerOk(d, ['run', '--rm', '-v', 'trap:/mnt', '-v', `${host}:/mnt/link`, 'busybox', 'sh', '-c', `touch /mnt/link/${marker}; true`]);
+  assert.equal(existsSync(`/etc/${marker}`), false, 'nothing reached the host /etc');
+  assert.ok(existsSync(`${host}/${marker}`), 'the bind landed inside the container, on the symlink target');
+});
+
+async function makeContainer(): Promise<string> {
+  return (await dockerOk(d, ['create', 'busybox', 'true'])).trim();
+}
