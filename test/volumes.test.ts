@@ -99,6 +99,40 @@ test('a symlink planted in a shared volume cannot send a later mount onto the ho
   assert.ok(existsSync(`${host}/${marker}`), 'the bind landed inside the container, on the symlink target');
 });
 
+test('docker volume create/ls/inspect/prune render as Docker does', async () => {
+  assert.equal(await dockerOk(d, ['volume', 'create', '--label', 'team=a', 'lab-vol']), 'lab-vol');
+  const ls = (await dockerOk(d, ['volume', 'ls', '--filter', 'label=team=a'])).split('\n');
+  assert.deepEqual(ls.map((l) => l.split(/\s+/)), [['DRIVER', 'VOLUME', 'NAME'], ['local', 'lab-vol']]);
+  const [v] = JSON.parse(await dockerOk(d, ['volume', 'inspect', 'lab-vol']));
+  assert.equal(v.Name, 'lab-vol');
+  assert.equal(v.Driver, 'local');
+  assert.equal(v.Scope, 'local');
+  assert.deepEqual(v.Labels, { team: 'a' });
+  assert.equal(v.Mountpoint, `${d.dataRoot}/volumes/lab-vol/_data`);
+  assert.match(v.CreatedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.equal(await dockerOk(d, ['volume', 'inspect', '-f', '{{.Labels.team}}', 'lab-vol']), 'a');
+  const missing = await docker(d, ['volume', 'inspect', 'no-such-vol']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no such volume/);
+  const bad = await docker(d, ['volume', 'create', 'bad/name']);
+  assert.match(bad.stderr, /includes invalid characters for a local volume name/);
+  // --mount volume options create the volume with them.
+  await dockerOk(d, ['run', '--rm', '--mount', 'type=volume,source=opt-vol,target=/o,volume-label=made=by-mount', 'busybox', 'true']);
+  assert.equal(await dockerOk(d, ['volume', 'inspect', '-f', '{{.Labels.made}}', 'opt-vol']), 'by-mount');
+  // prune: anonymous unused volumes only; -a also named ones; in-use ones never.
+  const anon = (await dockerOk(d, ['create', '-v', '/anon', 'busybox', 'true'])).trim();
+  const anonName = JSON.parse(await dockerOk(d, ['inspect', '-f', '{{json .Mounts}}', anon]))[0].Name as string;
+  await dockerOk(d, ['rm', anon]);
+  const pruned = await dockerOk(d, ['volume', 'prune', '-f']);
+  assert.match(pruned, new RegExp(`Deleted Volumes:\n${anonName}`));
+  assert.ok((await dockerOk(d, ['volume', 'ls', '-q'])).split('\n').includes('lab-vol'));
+  const holder = (await dockerOk(d, ['create', '-v', 'held-vol:/h', 'busybox', 'true'])).trim();
+  await dockerOk(d, ['volume', 'prune', '-a', '-f']);
+  const left = (await dockerOk(d, ['volume', 'ls', '-q'])).split('\n');
+  assert.ok(left.includes('held-vol') && !left.includes('lab-vol'), left.join(','));
+  await dockerOk(d, ['rm', holder]);
+});
+
 async function makeContainer(): Promise<string> {
   return (await dockerOk(d, ['create', 'busybox', 'true'])).trim();
 }

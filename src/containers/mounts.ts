@@ -16,6 +16,8 @@ export interface MountPoint {
   NoCopy?: boolean;
   TmpfsOptions?: { SizeBytes?: number; Mode?: number };
   Anonymous?: boolean;
+  VolumeLabels?: Record<string, string>; // --mount volume-label / volume-opt, for a volume created here
+  VolumeDriverOpts?: Record<string, string>;
   FromBindSpec?: boolean; // -v host path: created if missing (Docker), --mount bind must exist
 }
 
@@ -75,8 +77,11 @@ export function parseApiMount(m: Record<string, unknown>): MountPoint {
     case 'volume': {
       const name = m.Source ? String(m.Source) : '';
       if (name && !VOLUME_NAME.test(name)) throw invalidParameter(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
-      const vo = (m.VolumeOptions ?? {}) as { NoCopy?: boolean };
-      return { Type: 'volume', Name: name, Source: '', Destination: destination, Driver: 'local', Mode: 'z', RW: !readOnly, Propagation: '', NoCopy: !!vo.NoCopy, Anonymous: !name };
+      const vo = (m.VolumeOptions ?? {}) as { NoCopy?: boolean; Labels?: Record<string, string>; DriverConfig?: { Options?: Record<string, string> } };
+      return {
+        Type: 'volume', Name: name, Source: '', Destination: destination, Driver: 'local', Mode: 'z', RW: !readOnly, Propagation: '',
+        NoCopy: !!vo.NoCopy, Anonymous: !name, VolumeLabels: vo.Labels, VolumeDriverOpts: vo.DriverConfig?.Options,
+      };
     }
     case 'tmpfs': {
       if (m.Source) throw invalidParameter('invalid mount config for type "tmpfs": field Source must not be specified');

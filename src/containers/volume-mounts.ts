@@ -49,7 +49,9 @@ export class VolumeMounts {
           await fsp.mkdir(p.Source, { recursive: true, mode: 0o755 });
         }
       } else if (p.Type === 'volume' && !p.Source) {
-        const { volume, created } = await this.store().create({ Name: p.Name || undefined, anonymous: p.Anonymous });
+        const { volume, created } = await this.store().create({ Name: p.Name || undefined, anonymous: p.Anonymous, Labels: p.VolumeLabels, DriverOpts: p.VolumeDriverOpts });
+        delete p.VolumeLabels;
+        delete p.VolumeDriverOpts;
         p.Name = volume.Name;
         p.Source = volume.Mountpoint;
         // Copy-up is for a volume this container brings into being, unless `nocopy`.
