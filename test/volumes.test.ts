@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { startDaemon, type TestDaemon } from './harness.ts';
-import { docker, dockerOk, bootstrap } from './helpers.ts';
+import { docker, berth, dockerOk, bootstrap } from './helpers.ts';
 
 let d: TestDaemon;
 let host: string;
@@ -131,6 +131,17 @@ test('docker volume create/ls/inspect/prune render as Docker does', async () => 
   const left = (await dockerOk(d, ['volume', 'ls', '-q'])).split('\n');
   assert.ok(left.includes('held-vol') && !left.includes('lab-vol'), left.join(','));
   await dockerOk(d, ['rm', holder]);
+});
+
+test('berth volume prints what docker volume prints', async () => {
+  for (const args of [['volume', 'create', '--label', 'x=y', 'same-vol'], ['volume', 'ls'], ['volume', 'ls', '-q', '--filter', 'label=x=y'],
+    ['volume', 'inspect', 'same-vol'], ['volume', 'inspect', '-f', '{{.Name}} {{.Labels}}', 'same-vol'], ['volume', 'rm', 'no-such-volume']]) {
+    const [a, b] = [await docker(d, args), await berth(d, args)];
+    assert.deepEqual({ code: b.code, stdout: b.stdout, stderr: b.stderr }, { code: a.code, stdout: a.stdout, stderr: a.stderr }, args.join(' '));
+  }
+  const [rmB, rmD] = [await berth(d, ['volume', 'rm', 'same-vol']), await docker(d, ['volume', 'rm', 'same-vol'])];
+  assert.equal(rmB.stdout, 'same-vol\n');
+  assert.match(rmD.stderr, /no such volume/);
 });
 
 async function makeContainer(): Promise<string> {

@@ -47,6 +47,11 @@ const cmd = {
   export: { short: "Export a container's filesystem as a tar archive", load: () => import('./commands/export.ts').then((m) => m.exportCommand) },
   commit: { short: "Create a new image from a container's changes", load: () => import('./commands/commit.ts').then((m) => m.commitCommand) },
   containerPrune: { short: 'Remove all stopped containers', load: () => import('./commands/prune.ts').then((m) => m.containerPruneCommand) },
+  volumeCreate: { short: 'Create a volume', load: () => import('./commands/volume.ts').then((m) => m.volumeCreateCommand) },
+  volumeLs: { short: 'List volumes', load: () => import('./commands/volume.ts').then((m) => m.volumeLsCommand) },
+  volumeInspect: { short: 'Display detailed information on one or more volumes', load: () => import('./commands/volume.ts').then((m) => m.volumeInspectCommand) },
+  volumeRm: { short: 'Remove one or more volumes', load: () => import('./commands/volume.ts').then((m) => m.volumeRmCommand) },
+  volumePrune: { short: 'Remove unused local volumes', load: () => import('./commands/volume.ts').then((m) => m.volumePruneCommand) },
   bootstrap: { short: 'Create the offline busybox base image from the host\'s busybox binary', load: () => import('./commands/bootstrap.ts').then((m) => m.bootstrapCommand) },
 } satisfies Record<string, Entry>;
 
@@ -83,6 +88,11 @@ const groups: Record<string, Group> = {
       bootstrap: cmd.bootstrap, import: cmd.import, inspect: cmd.imageInspect, load: cmd.load, ls: cmd.images, rm: cmd.rmi,
       save: cmd.save, tag: cmd.tag,
     },
+    aliases: { list: 'ls', remove: 'rm' },
+  },
+  volume: {
+    short: 'Manage volumes',
+    commands: { create: cmd.volumeCreate, inspect: cmd.volumeInspect, ls: cmd.volumeLs, prune: cmd.volumePrune, rm: cmd.volumeRm },
     aliases: { list: 'ls', remove: 'rm' },
   },
   system: {

@@ -74,9 +74,9 @@ export function compactJSON(src: string): string {
   return out;
 }
 
-type Getter = (ref: string) => Promise<string>;
+export type Getter = (ref: string) => Promise<string>;
 
-async function getRaw(cli: Cli, path: string, query?: Record<string, boolean>): Promise<string> {
+export async function getRaw(cli: Cli, path: string, query?: Record<string, boolean>): Promise<string> {
   const res = await cli.client().request('GET', path, { query });
   return (await readText(res)).trim();
 }
@@ -86,7 +86,7 @@ function skippable(err: unknown): boolean {
 }
 
 /** Prints the objects like docker's inspect.Inspect: all that were found, then the errors. */
-async function inspectAll(cli: Cli, refs: string[], format: string, get: Getter): Promise<void> {
+export async function inspectAll(cli: Cli, refs: string[], format: string, get: Getter): Promise<void> {
   const raws: string[] = [];
   const errors: string[] = [];
   const tmpl = format !== '' && format !== 'json' ? parseTemplate(format) : undefined;
@@ -123,7 +123,7 @@ async function inspectAll(cli: Cli, refs: string[], format: string, get: Getter)
   if (errors.length > 0) throw new StatusError(errors.join('\n'), 1);
 }
 
-function templateCheck(format: string): void {
+export function templateCheck(format: string): void {
   if (format === '' || format === 'json') return;
   try {
     parseTemplate(format);
