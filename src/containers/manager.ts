@@ -307,6 +307,8 @@ export class ContainerManager extends EventEmitter {
     const swap = num('MemorySwap');
     if (memory > 0 && swap > 0 && swap < memory) throw invalidParameter('Minimum memoryswap limit should be larger than memory limit, see usage');
     if (memory === 0 && swap > 0) throw invalidParameter('You should always set the Memory limit when using Memoryswap limit, see usage');
+    // Docker records the implied swap limit (twice the memory) when only --memory is given.
+    if (memory > 0 && swap === 0) hc.MemorySwap = memory * 2;
     const cpus = os.cpus().length;
     const nano = num('NanoCpus');
     if (nano < 0 || nano > cpus * 1e9) throw invalidParameter(`Range of CPUs is from 0.01 to ${cpus}.00, as there are only ${cpus} CPUs available`);
