@@ -82,6 +82,8 @@ test('anonymous volumes: -v /dst and image VOLUMEs, removed by rm -v and --rm; -
 
 test('a volume in use cannot be removed (409)', async () => {
   const id = (await dockerOk(d, ['create', '-v', 'busy-vol:/b', 'busybox', 'true'])).trim();
+  assert.equal(await dockerOk(d, ['ps', '-aq', '--no-trunc', '--filter', 'volume=busy-vol']), id);
+  assert.equal(await dockerOk(d, ['ps', '-aq', '--no-trunc', '--filter', 'volume=/b']), id);
   const r = await docker(d, ['volume', 'rm', 'busy-vol']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /volume is in use/);

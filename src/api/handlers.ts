@@ -332,6 +332,9 @@ function containerList(d: Daemon, ctx: Ctx) {
   }
   const nets = f.get('network');
   if (nets?.length) list = list.filter((c) => nets.includes(c.HostConfig.NetworkMode));
+  // volume=NAME or a mount destination, as Docker matches it.
+  const vols = f.get('volume');
+  if (vols?.length) list = list.filter((c) => (c.MountPoints ?? []).some((m) => vols.includes(m.Name ?? '') || vols.includes(m.Destination)));
   const health = f.get('health');
   if (health?.length) list = list.filter((c) => health.includes(healthFilterValue(c)));
   if (boolParam(q, 'latest')) limit = 1;
