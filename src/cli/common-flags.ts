@@ -32,3 +32,21 @@ export function filtersJSON(filters: string[]): string | undefined {
   }
   return JSON.stringify(out);
 }
+
+/** `--format json` or a Go template over one object (version, info), with docker's parse-error wording. */
+export async function writeFormatted(out: NodeJS.WritableStream, format: string, data: unknown): Promise<void> {
+  if (format === 'json') {
+    const { dockerJSON } = await import('./format/go-json.ts');
+    out.write(dockerJSON(data) + '\n');
+    return;
+  }
+  const { parseTemplate } = await import('./format/template.ts');
+  const { StatusError } = await import('./errors.ts');
+  let tmpl;
+  try {
+    tmpl = parseTemplate(format);
+  } catch (err) {
+    throw new StatusError(`template parsing error: ${(err as Error).message}`, 1);
+  }
+  out.write(tmpl.execute(data) + '\n');
+}

@@ -1,9 +1,10 @@
 // berth export: the container's filesystem as a tar, to stdout or to a file (written under a temporary name
 // and renamed, like docker's command.CopyToFile).
-import { createWriteStream, existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { CommandSpec } from '../command.ts';
+import { copyToFile } from '../output-file.ts';
 import { StatusError } from '../errors.ts';
 import { esc } from '../client.ts';
 
@@ -36,13 +37,6 @@ export const exportCommand: CommandSpec = {
       await pipeline(res, cli.out, { end: false });
       return;
     }
-    const tmp = path.join(path.dirname(output), `.docker_temp_${process.pid}_${Date.now()}`);
-    try {
-      await pipeline(res, createWriteStream(tmp, { mode: 0o600 }));
-      renameSync(tmp, output);
-    } catch (err) {
-      rmSync(tmp, { force: true });
-      throw err;
-    }
+    await copyToFile(res, output);
   },
 };

@@ -1,9 +1,10 @@
 // berth load / save / import: image tarballs streamed to and from the daemon.
-import { createReadStream, createWriteStream, existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { CommandSpec } from '../command.ts';
+import { copyToFile } from '../output-file.ts';
 import { StatusError } from '../errors.ts';
 import { displayJSONMessages } from '../json-progress.ts';
 import { parseNormalizedNamed } from '../reference.ts';
@@ -81,15 +82,7 @@ export const saveCommand: CommandSpec = {
       await pipeline(res, cli.out, { end: false });
       return;
     }
-    // Written under a temporary name and renamed, so a failed save leaves no partial archive (command.CopyToFile).
-    const tmp = path.join(path.dirname(output), `.docker_temp_${process.pid}_${Date.now()}`);
-    try {
-      await pipeline(res, createWriteStream(tmp, { mode: 0o600 }));
-      renameSync(tmp, output);
-    } catch (err) {
-      rmSync(tmp, { force: true });
-      throw err;
-    }
+    await copyToFile(res, output);
   },
 };
 

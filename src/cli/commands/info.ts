@@ -1,6 +1,6 @@
 // berth info: GET /info printed like docker's prettyPrintInfo (cli/command/system/info.go).
 import type { Cli, CommandSpec } from '../command.ts';
-import { formatFlag } from '../common-flags.ts';
+import { formatFlag, writeFormatted } from '../common-flags.ts';
 import { StatusError } from '../errors.ts';
 import { bytesSize } from '../../lib/units.ts';
 import { berthVersion } from './version.ts';
@@ -174,19 +174,7 @@ export const infoCommand: CommandSpec = {
     const format = flags.str('format');
     if (format !== '') {
       const data = { ...(info ?? {}), ClientInfo: clientInfo, ServerErrors: serverError ? [serverError.message] : undefined };
-      if (format === 'json') {
-        const { dockerJSON } = await import('../format/go-json.ts');
-        cli.out.write(dockerJSON(data) + '\n');
-      } else {
-        const { parseTemplate } = await import('../format/template.ts');
-        let tmpl;
-        try {
-          tmpl = parseTemplate(format);
-        } catch (err) {
-          throw new StatusError(`template parsing error: ${(err as Error).message}`, 1);
-        }
-        cli.out.write(tmpl.execute(data) + '\n');
-      }
+      await writeFormatted(cli.out, format, data);
       if (serverError) throw serverError;
       return;
     }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../../lib/paths.ts';
 import type { CommandSpec } from '../command.ts';
 import { CLIENT_API_VERSION } from '../client.ts';
-import { formatFlag } from '../common-flags.ts';
+import { formatFlag, writeFormatted } from '../common-flags.ts';
 import { StatusError } from '../errors.ts';
 
 export function berthVersion(): string {
@@ -79,19 +79,7 @@ export const versionCommand: CommandSpec = {
     const format = flags.str('format');
     if (format !== '') {
       const data = { Client: clientInfo, Server: server };
-      if (format === 'json') {
-        const { dockerJSON } = await import('../format/go-json.ts');
-        cli.out.write(dockerJSON(data) + '\n');
-      } else {
-        const { parseTemplate } = await import('../format/template.ts');
-        let tmpl;
-        try {
-          tmpl = parseTemplate(format);
-        } catch (err) {
-          throw new StatusError(`template parsing error: ${(err as Error).message}`, 1);
-        }
-        cli.out.write(tmpl.execute(data) + '\n');
-      }
+      await writeFormatted(cli.out, format, data);
       if (serverError) throw serverError;
       return;
     }
