@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { startDaemon, type TestDaemon } from './harness.ts';
-import { docker, berth, dockerOk, bootstrap } from './helpers.ts';
+import { docker, berth, dockerOk, bootstrap, waitFor } from './helpers.ts';
 
 let d: TestDaemon;
 let host: string;
@@ -144,6 +144,26 @@ test('berth volume prints what docker volume prints', async () => {
   const [rmB, rmD] = [await berth(d, ['volume', 'rm', 'same-vol']), await docker(d, ['volume', 'rm', 'same-vol'])];
   assert.equal(rmB.stdout, 'same-vol\n');
   assert.match(rmD.stderr, /no such volume/);
+});
+
+test('docker cp reads and writes through volume and bind mounts, as the container sees them', async () => {
+  const out = mkdtempSync('/tmp/bvol-cp-');
+  try {
+    writeFileSync(`${out}/in.txt`, 'to the volume\n');
+    const id = (await dockerOk(d, ['run', '-d', '-v', 'cp-vol:/data', '-v', `${host}:/b`, 'busybox', 'sh', '-c', 'mkdir -p /data/d && echo inside > /data/d/f && sleep 300'])).trim();
+    await waitFor('the container wrote its file', async () => (await docker(d, ['exec', id, 'test', '-f', '/data/d/f'])).code === 0);
+    await dockerOk(d, ['cp', `${id}:/data/d/f`, `${out}/f`]);
+    assert.equal(readFileSync(`${out}/f`, 'utf8'), 'inside\n');
+    await dockerOk(d, ['cp', `${id}:/data`, `${out}/`]);
+    assert.equal(readFileSync(`${out}/data/d/f`, 'utf8'), 'inside\n');
+    await dockerOk(d, ['cp', `${out}/in.txt`, `${id}:/data/in.txt`]);
+    assert.equal(await dockerOk(d, ['exec', id, 'cat', '/data/in.txt']), 'to the volume');
+    await dockerOk(d, ['cp', `${out}/in.txt`, `${id}:/b/`]);
+    assert.equal(readFileSync(`${host}/in.txt`, 'utf8'), 'to the volume\n');
+    await dockerOk(d, ['rm', '-f', id]);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 });
 
 async function makeContainer(): Promise<string> {

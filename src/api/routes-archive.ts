@@ -10,6 +10,7 @@ import {
   upperSize, withFrozen,
 } from '../containers/archive.ts';
 import { commitContainer } from '../containers/commit.ts';
+import { mountHolding } from '../containers/mounts.ts';
 import { resolveUser } from '../containers/user.ts';
 import type { AnyObj, ContainerRecord } from '../containers/types.ts';
 import { familiarName } from '../images/reference.ts';
@@ -64,14 +65,18 @@ export function registerArchiveRoutes(r: Router, d: Daemon): void {
     const c = d.containers.get(name);
     const p = pathParam(ctx);
     const cfs = openContainerFs(d.containers, layers, c);
+    // A path in a volume or bind mount is served from there, as the container sees it.
+    const m = mountHolding(c.MountPoints ?? [], p);
+    const [root, rel, files] = m ? [m.root, m.rel, {}] : [cfs.merged, p, mountedFiles(c)];
     try {
       if (ctx.req.method === 'HEAD') {
-        const stat = statPath(cfs.merged, p, name, mountedFiles(c));
+        const stat = statPath(root, rel, name, files);
+        if (m?.topName) stat.name = m.topName;
         ctx.res!.writeHead(200, { [STAT_HEADER]: pathStatHeader(stat) });
         ctx.res!.end();
         return;
       }
-      const { stat, tar } = archivePath(cfs.merged, p, name, mountedFiles(c));
+      const { stat, tar } = archivePath(root, rel, name, files, { topName: m?.topName });
       containerEvent(d, c, 'archive-path');
       await sendTar(ctx, tar, { 'Content-Type': 'application/x-tar', [STAT_HEADER]: pathStatHeader(stat) });
     } finally {
@@ -93,8 +98,10 @@ export function registerArchiveRoutes(r: Router, d: Daemon): void {
         // copyUIDGID: everything is owned by the container's user (as found in its own /etc/passwd); without a
         // user Docker keeps the archive's ownership.
         const owner = copyUIDGID && c.Config.User ? await resolveUser(cfs.merged, String(c.Config.User)) : undefined;
-        await extractToDir(cfs.merged, p, ctx.req, name, {
-          noOverwriteDirNonDir, owner, readonlyRootfs: !!c.HostConfig.ReadonlyRootfs, signal: ac.signal,
+        const m = mountHolding(c.MountPoints ?? [], p);
+        if (m && !(c.MountPoints ?? []).find((x) => x.Source === m.root)?.RW) throw invalidParameter('mounted volume is marked read-only');
+        await extractToDir(m ? m.root : cfs.merged, m ? m.rel : p, ctx.req, name, {
+          noOverwriteDirNonDir, owner, readonlyRootfs: !m && !!c.HostConfig.ReadonlyRootfs, signal: ac.signal,
         });
       });
     } finally {

@@ -457,9 +457,10 @@ function newWalk(mounted: MountedFiles = {}): WalkState {
  * names it: the base name of the requested path ("b" for "/a/b", "." for "/a/b/.", "/" for the root), so a
  * directory `/a/b` comes out as `b/`, `b/...` and a trailing "/." gives `./...` (its content).
  */
-export function archivePath(root: string, reqPath: string, containerName: string, mounted: MountedFiles = {}): { stat: PathStat; tar: Readable } {
+export function archivePath(root: string, reqPath: string, containerName: string, mounted: MountedFiles = {}, opts: { topName?: string } = {}): { stat: PathStat; tar: Readable } {
   const l = locate(root, reqPath, containerName, mounted);
-  const topName = goBase(l.absPath);
+  const topName = opts.topName ?? goBase(l.absPath);
+  if (opts.topName) l.stat = { ...l.stat, name: opts.topName };
   const { scoped, st } = l;
   async function* gen(): AsyncGenerator<Buffer> {
     const ws = newWalk(mounted);

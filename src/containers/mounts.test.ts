@@ -25,3 +25,14 @@ test('--mount entries and --volumes-from', () => {
   assert.throws(() => parseVolumesFrom('web:xx'), /invalid mode/);
   assert.throws(() => checkDuplicates([parseBind('aa:/d'), parseBind('/x:/d')]), /Duplicate mount point: \/d/);
 });
+
+test('cp paths inside mounts resolve to the mount source', async () => {
+  const { mountHolding } = await import('./mounts.ts');
+  const pts = [parseBind('/srv/a:/data'), parseBind('/srv/b:/data/sub')];
+  assert.deepEqual(mountHolding(pts, '/data/x/y'), { root: '/srv/a', rel: '/x/y', topName: undefined });
+  assert.deepEqual(mountHolding(pts, '/data/sub/z'), { root: '/srv/b', rel: '/z', topName: undefined });
+  assert.deepEqual(mountHolding(pts, '/data'), { root: '/srv/a', rel: '/', topName: 'data' });
+  assert.deepEqual(mountHolding(pts, '/data/.'), { root: '/srv/a', rel: '/.', topName: undefined });
+  assert.equal(mountHolding(pts, '/database'), undefined);
+  assert.equal(mountHolding(pts, '/etc'), undefined);
+});

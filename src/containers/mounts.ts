@@ -126,3 +126,22 @@ export function mountView(p: MountPoint): Record<string, unknown> {
   if (p.Type === 'tmpfs') return { Type: 'tmpfs', Source: '', Destination: p.Destination, Mode: '', RW: p.RW, Propagation: '' };
   return { Type: 'bind', Source: p.Source, Destination: p.Destination, Mode: p.Mode, RW: p.RW, Propagation: p.Propagation };
 }
+
+// Docker's cp sees the container's mounts: a path inside a volume or bind mount is read and written there.
+// Returns the mount's host directory, the path relative to it (keeping a trailing "/." as given) and the
+// name Docker gives the top entry when the path is the mount point itself.
+export function mountHolding(points: MountPoint[], reqPath: string): { root: string; rel: string; topName?: string } | undefined {
+  const raw = ('/' + reqPath).replace(/\/{2,}/g, '/');
+  const norm = path.posix.normalize(raw).replace(/(.)\/+$/, '$1');
+  let best: MountPoint | undefined;
+  for (const m of points) {
+    if (m.Type === 'tmpfs' || !m.Source) continue;
+    if (norm !== m.Destination && !norm.startsWith(m.Destination + '/')) continue;
+    if (!best || m.Destination.length > best.Destination.length) best = m;
+  }
+  if (!best) return undefined;
+  const rest = norm.slice(best.Destination.length);
+  const dotted = /\/\.$/.test(raw);
+  const rel = (rest || '/') + (dotted ? (rest ? '/.' : '.') : '');
+  return { root: best.Source, rel, topName: !rest && !dotted ? path.posix.basename(best.Destination) : undefined };
+}
