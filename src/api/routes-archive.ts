@@ -42,7 +42,9 @@ async function sendTar(ctx: Ctx, tar: Readable, headers: Record<string, string>)
   res.writeHead(200, headers);
   try {
     await pipeline(tar, res);
-  } catch {
+  } catch (err) {
+    // Headers are out: the only way left to tell the client is to cut the response short.
+    process.stderr.write(`time="${new Date().toISOString()}" level=error msg=${JSON.stringify(`tar stream failed: ${(err as Error).message}`)}\n`);
     tar.destroy();
     res.destroy();
   }
