@@ -5,10 +5,10 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import zlib from 'node:zlib';
 import tarStream from 'tar-stream';
 import type { ImageStore, ImageRecord, ImageConfig, ContainerConfigPart } from './store.ts';
 import { chainIds } from '../layers/snapshots.ts';
+import { decompress } from '../layers/compression.ts';
 import { normalizeEntryName } from '../layers/archive.ts';
 import { parseReference, withDefaultTag, fullName, familiarName, repoName } from './reference.ts';
 import { applyChanges } from './changes.ts';
@@ -23,27 +23,7 @@ const MEDIA_LAYER = 'application/vnd.oci.image.layer.v1.tar';
 
 // Peeks at the first bytes and decompresses gzip or zstd; plain tar passes through.
 export async function decompressed(src: Readable): Promise<Readable> {
-  const iter = src[Symbol.asyncIterator]();
-  let head = Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  while (head.length < 4) {
-    const r = await iter.next();
-    if (r.done) break;
-    chunks.push(r.value as Buffer);
-    head = Buffer.concat(chunks);
-  }
-  async function* rest() {
-    if (head.length) yield head;
-    for (;;) {
-      const r = await iter.next();
-      if (r.done) return;
-      yield r.value as Buffer;
-    }
-  }
-  const body = Readable.from(rest(), { objectMode: false });
-  if (head[0] === 0x1f && head[1] === 0x8b) return body.pipe(zlib.createGunzip());
-  if (head.readUInt32LE(0) === 0xfd2fb528) return body.pipe(zlib.createZstdDecompress());
-  return body;
+  return Readable.from(await decompress(src), { objectMode: false });
 }
 
 // Counts bytes flowing through, reporting progress at most every 100 ms.
