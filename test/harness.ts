@@ -42,10 +42,13 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
   const socket = path.join(dir, 'd.sock');
   const dataRoot = path.join(dir, 'data');
   const execRoot = path.join(dir, 'exec');
+  const bridgeName = `bt${path.basename(dir).slice(3)}`;
   let output = '';
   const launch = async () => {
     const proc = spawn(BERTHD, ['-H', `unix://${socket}`, '--data-root', dataRoot, '--exec-root', execRoot,
-      '--pidfile', path.join(dir, 'berthd.pid'), '--config-file', path.join(dir, 'daemon.json'), ...extraArgs], {
+      '--pidfile', path.join(dir, 'berthd.pid'), '--config-file', path.join(dir, 'daemon.json'),
+      // Daemons run side by side: each gets its own default bridge device.
+      ...(extraArgs.some((a) => a === '-b' || a.startsWith('--bridge')) ? [] : ['--bridge', bridgeName]), ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     proc.stdout!.on('data', (d) => (output += d));

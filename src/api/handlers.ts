@@ -17,6 +17,7 @@ import type { ContainerRecord } from '../containers/types.ts';
 import { parseTimestampParam } from '../lib/timestamps.ts';
 import { registerExecRoutes } from './routes-exec.ts';
 import { registerVolumeRoutes } from './routes-volumes.ts';
+import { registerNetworkRoutes } from './routes-networks.ts';
 import { goArch } from '../lib/system.ts';
 import { registerArchiveRoutes } from './routes-archive.ts';
 import { acceptWebSocket } from './websocket.ts';
@@ -204,6 +205,7 @@ export function buildRouter(d: Daemon): Router {
   });
   registerExecRoutes(r, d);
   registerVolumeRoutes(r, d);
+  registerNetworkRoutes(r, d);
   registerArchiveRoutes(r, d);
   registerContainerOpsRoutes(r, d);
   return r;
@@ -331,7 +333,22 @@ function containerList(d: Daemon, ctx: Ctx) {
     }
   }
   const nets = f.get('network');
-  if (nets?.length) list = list.filter((c) => nets.includes(c.HostConfig.NetworkMode));
+  // network=NAME or ID of any network the container is configured on.
+  if (nets?.length) {
+    list = list.filter((c) => nets.includes(c.HostConfig.NetworkMode) || Object.entries(c.NetworkSettings?.Networks ?? {}).some(([n, e]) => nets.includes(n) || (e.NetworkID && nets.some((x) => e.NetworkID.startsWith(x)))));
+  }
+  // publish=PORT[/PROTO] and expose=PORT[/PROTO].
+  for (const key of ['publish', 'expose'] as const) {
+    const want = f.get(key);
+    if (!want?.length) continue;
+    const norm = want.map((w) => (w.includes('/') ? w : `${w}/tcp`));
+    list = list.filter((c) => {
+      const ports = key === 'publish'
+        ? Object.entries(c.NetworkSettings?.Ports ?? {}).filter(([, b]) => b?.length).map(([k]) => k)
+        : Object.keys(c.Config.ExposedPorts ?? {});
+      return norm.some((w) => ports.includes(w));
+    });
+  }
   // volume=NAME or a mount destination, as Docker matches it.
   const vols = f.get('volume');
   if (vols?.length) list = list.filter((c) => (c.MountPoints ?? []).some((m) => vols.includes(m.Name ?? '') || vols.includes(m.Destination)));

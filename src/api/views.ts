@@ -52,12 +52,7 @@ export function containerInspect(c: ContainerRecord, images: ImageStore, dataRoo
     },
     Mounts: (c.MountPoints ?? []).map(mountView),
     Config: c.Config,
-    NetworkSettings: {
-      Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, HairpinMode: false, LinkLocalIPv6Address: '',
-      LinkLocalIPv6PrefixLen: 0, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '',
-      GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
-      Networks: {},
-    },
+    NetworkSettings: networkSettingsView(c),
   };
 }
 
@@ -85,12 +80,12 @@ export function containerSummary(c: ContainerRecord): Record<string, unknown> {
     ImageID: c.Image,
     Command: cmd,
     Created: Math.floor(Date.parse(c.Created) / 1000),
-    Ports: [],
+    Ports: portsSummary(c),
     Labels: c.Config.Labels ?? {},
     State: c.State.Status,
     Status: statusText(c),
     HostConfig: { NetworkMode: c.HostConfig.NetworkMode },
-    NetworkSettings: { Networks: {} },
+    NetworkSettings: { Networks: endpointsView(c) },
     Mounts: (c.MountPoints ?? []).map(mountView),
   };
 }
@@ -161,6 +156,40 @@ export function imageHistory(rec: ImageRecord, images: ImageStore): Record<strin
       Size: size,
       Comment: h.comment ?? '',
     });
+  }
+  return out;
+}
+
+// EndpointSettings without Berth's own fields.
+function endpointsView(c: ContainerRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, e] of Object.entries(c.NetworkSettings?.Networks ?? {})) {
+    const { HostIfname: _h, Ifname: _i, ...rest } = e;
+    out[name] = rest;
+  }
+  return out;
+}
+
+// Docker fills the top-level address fields from the default bridge's endpoint only.
+function networkSettingsView(c: ContainerRecord): Record<string, unknown> {
+  const ns = c.NetworkSettings;
+  const b = ns?.Networks.bridge;
+  return {
+    Bridge: '', SandboxID: ns?.SandboxID ?? '', SandboxKey: ns?.SandboxKey ?? '', Ports: ns?.Ports ?? {}, HairpinMode: false,
+    LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
+    EndpointID: b?.EndpointID ?? '', Gateway: b?.Gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+    IPAddress: b?.IPAddress ?? '', IPPrefixLen: b?.IPPrefixLen ?? 0, IPv6Gateway: '', MacAddress: b?.MacAddress ?? '',
+    Networks: endpointsView(c),
+  };
+}
+
+// ContainerSummary's Ports: published ones with their host side, exposed ones without.
+export function portsSummary(c: ContainerRecord): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const [key, bindings] of Object.entries(c.NetworkSettings?.Ports ?? {})) {
+    const [p, proto] = key.split('/');
+    if (!bindings?.length) out.push({ PrivatePort: Number(p), Type: proto });
+    else for (const b of bindings) out.push({ IP: b.HostIp, PrivatePort: Number(p), PublicPort: Number(b.HostPort), Type: proto });
   }
   return out;
 }

@@ -29,6 +29,7 @@ import { RestartScheduler, startsAtDaemonStart, killCancelsRestart } from './res
 import { HealthMonitor, mergeHealthcheck, validateHealthcheck, type HealthConfig } from './health.ts';
 import { runtimeCommand } from '../runtime/runtime-cli.ts';
 import { validateUpdate, mergeUpdate, linuxResources, liftPidsLimit } from './update.ts';
+import type { NetworkManager, Sandbox } from '../network/manager.ts';
 
 export interface RuntimeConfig {
   runtimes: Record<string, { path: string }>;
@@ -63,6 +64,7 @@ export class ContainerManager extends EventEmitter {
   readonly mounts = new VolumeMounts();
   private readonly restarts = new RestartScheduler();
   readonly health: HealthMonitor;
+  network!: NetworkManager; // set by the daemon before init
 
   constructor(root: { data: string; exec: string }, images: ImageStore, rt: RuntimeConfig) {
     super();
@@ -141,6 +143,10 @@ export class ContainerManager extends EventEmitter {
 
   private saving = new Map<string, Promise<void>>();
 
+  persist(c: ContainerRecord): Promise<void> {
+    return this.save(c);
+  }
+
   async init(): Promise<void> {
     mkdirSync(this.dataDir, { recursive: true, mode: 0o710 });
     mkdirSync(this.execDir, { recursive: true, mode: 0o700 });
@@ -152,6 +158,8 @@ export class ContainerManager extends EventEmitter {
       }
       this.byId.set(c.ID, c);
     }
+    // The network comes back first: proxies and rules of running containers, addresses of the others freed.
+    await this.network.init();
     await Promise.all([...this.byId.values()].map((c) => this.reconcile(c)));
     // Docker's restore: the restart policy decides which stopped containers come back with the daemon (a
     // failed start is left in State.Error, as for any start).
@@ -247,6 +255,7 @@ export class ContainerManager extends EventEmitter {
     validateHealthcheck(config.Healthcheck);
     if (!config.Entrypoint?.length && !config.Cmd?.length) throw invalidParameter('no command specified');
     const mountPoints = await this.mounts.plan(config, hc, (r) => this.tryGet(r));
+    this.network.checkLinks(hc);
 
     const id = randomBytes(32).toString('hex');
     const finalName = name ? `/${name.replace(/^\//, '')}` : `/${randomName((n) => !!this.tryGetByName(n))}`;
@@ -272,6 +281,7 @@ export class ContainerManager extends EventEmitter {
       NetworkMode: hc.NetworkMode,
       MountPoints: mountPoints,
     };
+    this.network.planEndpoints(c, body.NetworkingConfig);
     await fsp.mkdir(path.join(dir, 'fs', 'upper'), { recursive: true, mode: 0o755 });
     await fsp.mkdir(path.join(dir, 'fs', 'work'), { recursive: true, mode: 0o700 });
     await fsp.mkdir(path.join(dir, 'fs', 'merged'), { recursive: true, mode: 0o755 });
@@ -319,11 +329,15 @@ export class ContainerManager extends EventEmitter {
     if (hc.CpusetCpus && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(hc.CpusetCpus)) throw invalidParameter(`Invalid value ${hc.CpusetCpus} for cpuset cpus`);
     const mode = (hc.NetworkMode as string | undefined) || 'default';
     hc.NetworkMode = mode === 'default' ? 'bridge' : mode;
-    if (!['bridge', 'host', 'none'].includes(hc.NetworkMode)) {
-      if (hc.NetworkMode.startsWith('container:')) throw new BerthError('not-implemented', 'network mode container: is not supported yet');
-      // An unknown network is Docker's start error, not create's: a 404 from create makes the docker CLI
-      // think the image is missing and try to pull it.
+    // An unknown network is Docker's start error, not create's: a 404 from create makes the docker CLI
+    // think the image is missing and try to pull it.
+    if (hc.NetworkMode.startsWith('container:')) {
+      if (!this.tryGet(hc.NetworkMode.slice(10))) throw notFound(`No such container: ${hc.NetworkMode.slice(10)}`);
+      if (hc.PortBindings && Object.keys(hc.PortBindings).length) throw invalidParameter('conflicting options: port publishing and the container type network mode');
+      if (hc.ExtraHosts?.length) throw invalidParameter('conflicting options: custom host-to-IP mapping and the network mode');
+      if (hc.Dns?.length) throw invalidParameter('conflicting options: dns and the network mode');
     }
+    if (hc.NetworkMode === 'host' && hc.Links?.length) throw invalidParameter('conflicting options: host type networking can\'t be used with links. This would result in undefined behavior');
     const rp = hc.RestartPolicy ?? { Name: 'no' };
     if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(rp.Name ?? '')) throw invalidParameter(`invalid restart policy: unknown policy '${rp.Name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
     if (rp.MaximumRetryCount && rp.Name !== 'on-failure') throw invalidParameter(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
@@ -505,14 +519,16 @@ export class ContainerManager extends EventEmitter {
     const sd = this.stateDir(c.ID);
     const trace = process.env.BERTH_TRACE ? (m: string) => process.stderr.write(`start ${m} ${(performance.now() - t0).toFixed(1)}\n`) : () => {};
     const t0 = performance.now();
+    let sandbox: Sandbox | undefined;
     try {
-      if (!['bridge', 'host', 'none'].includes(c.HostConfig.NetworkMode)) throw notFound(`network ${c.HostConfig.NetworkMode} not found`);
       if (!isMounted(dirs.merged)) this.images.layers.mountOverlay(c.TopLayer, dirs);
       trace('mounted');
       await waitForShimGone(sd);
       await fsp.rm(sd, { recursive: true, force: true });
       await fsp.mkdir(sd, { recursive: true, mode: 0o700 });
-      const spec = await this.buildContainerSpec(c, dirs.merged);
+      sandbox = await this.network.attach(c);
+      trace('network');
+      const spec = await this.buildContainerSpec(c, dirs.merged, sandbox);
       const hc = c.HostConfig;
       const runtimeName = this.rt.runtimes[hc.Runtime] ? hc.Runtime : this.rt.defaultRuntime;
       const runtime = this.rt.runtimes[runtimeName];
@@ -545,6 +561,7 @@ export class ContainerManager extends EventEmitter {
       c.State.ExitCode = /not found|no such file/i.test(msg) ? 127 : /permission denied/i.test(msg) ? 126 : 128;
       await this.save(c).catch(() => {});
       if (!this.fsHolds.has(c.ID)) unmount(dirs.merged);
+      if (sandbox) await this.network.detach(c).catch(() => {});
       for (const a of this.pendingAttach.get(c.ID) ?? []) a.socket.destroy();
       this.pendingAttach.delete(c.ID);
       // Like dockerd: an AutoRemove container that failed to start is removed (run --rm waits for that).
@@ -553,7 +570,7 @@ export class ContainerManager extends EventEmitter {
     }
   }
 
-  private async buildContainerSpec(c: ContainerRecord, rootfs: string): Promise<Record<string, unknown>> {
+  private async buildContainerSpec(c: ContainerRecord, rootfs: string, sandbox: Sandbox): Promise<Record<string, unknown>> {
     const hc = c.HostConfig;
     const cfg = c.Config;
     const user = await resolveUser(rootfs, cfg.User, hc.GroupAdd ?? []);
@@ -574,7 +591,8 @@ export class ContainerManager extends EventEmitter {
         await fsp.chown(p, user.uid, user.gid).catch(() => {});
       }
     }
-    const env = [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${cfg.Hostname}`];
+    const hostname = sandbox.hostname ?? cfg.Hostname;
+    const env = [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${hostname}`];
     if (cfg.Tty) env.push('TERM=xterm');
     const finalEnv = mergeEnv(env, cfg.Env ?? []);
     if (!finalEnv.some((e) => e.startsWith('HOME='))) finalEnv.push(`HOME=${user.home}`);
@@ -588,11 +606,14 @@ export class ContainerManager extends EventEmitter {
     const caps = effectiveCaps(hc.CapAdd ?? [], hc.CapDrop ?? [], !!hc.Privileged);
     return buildSpec({
       id: c.ID, cgroupsPath: cgroupPath(c.ID), rootfs, readonlyRootfs: !!hc.ReadonlyRootfs, args, env: finalEnv, cwd,
-      uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, terminal: !!cfg.Tty, hostname: cfg.Hostname,
+      uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, terminal: !!cfg.Tty, hostname,
       consoleSize: Array.isArray(hc.ConsoleSize) ? [Number(hc.ConsoleSize[0]), Number(hc.ConsoleSize[1])] : undefined,
       caps, privileged: !!hc.Privileged, noNewPrivileges, seccomp,
-      hostNetwork: hc.NetworkMode === 'host', hostPid: hc.PidMode === 'host', hostIpc: hc.IpcMode === 'host',
-      etcFiles: { hosts: c.HostsPath, hostname: c.HostnamePath, resolvConf: c.ResolvConfPath },
+      hostNetwork: sandbox.hostNetwork, netnsPath: sandbox.netnsPath, hostPid: hc.PidMode === 'host', hostIpc: hc.IpcMode === 'host',
+      // container:<id> mode shares the other container's files, as Docker does.
+      etcFiles: sandbox.etcFrom
+        ? { hosts: sandbox.etcFrom.HostsPath, hostname: sandbox.etcFrom.HostnamePath, resolvConf: sandbox.etcFrom.ResolvConfPath }
+        : { hosts: c.HostsPath, hostname: c.HostnamePath, resolvConf: c.ResolvConfPath },
       memory: hc.Memory || undefined, memorySwap: hc.MemorySwap || undefined, memoryReservation: hc.MemoryReservation || undefined,
       nanoCpus: hc.NanoCpus || undefined, cpuShares: hc.CpuShares || undefined, cpuPeriod: hc.CpuPeriod || undefined,
       cpuQuota: hc.CpuQuota || undefined, cpusetCpus: hc.CpusetCpus || undefined, cpusetMems: hc.CpusetMems || undefined,
@@ -645,6 +666,7 @@ export class ContainerManager extends EventEmitter {
     }
     if (!this.fsHolds.has(c.ID)) unmount(this.fsDirs(c).merged);
     await this.mounts.release(c);
+    await this.network.detach(c).catch((e) => this.emit('error', e));
     // The state dir stays until the next start or the removal: the shim is still finishing there.
     if (this.byId.has(c.ID)) await this.save(c);
     if (c.State.OOMKilled) this.emit('event', 'oom', c);

@@ -1,5 +1,6 @@
 // Container records as Docker's inspect shows them (field names are the API's).
 import type { MountPoint } from './mounts.ts';
+import type { NetworkSettingsRecord } from '../network/types.ts';
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type AnyObj = Record<string, any>;
 
@@ -49,6 +50,7 @@ export interface ContainerRecord {
   TopLayer?: string; // chain id of the image's top layer
   MountPoints?: MountPoint[]; // volumes, binds and tmpfs mounts planned at create (mounts.ts)
   NetworkMode: string;
+  NetworkSettings?: NetworkSettingsRecord; // endpoints (addresses while running) and published ports
   HasBeenManuallyStopped?: boolean; // stopped or killed by the user since the last start (restart policies)
 }
 

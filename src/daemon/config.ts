@@ -11,6 +11,16 @@ export interface DaemonConfig {
   defaultRuntime?: string;
   runtimes: Record<string, { path: string }>;
   logLevel: string;
+  network: {
+    bridge: string; // the default bridge's device (dockerd's --bridge)
+    bip?: string;
+    pools?: { base: string; size: number }[];
+    mtu?: number;
+    dns: string[];
+    dnsSearch: string[];
+    dnsOptions: string[];
+    hostGatewayIp?: string;
+  };
   id: string;
   raw: Record<string, unknown>;
 }
@@ -24,8 +34,15 @@ Options:
       --data-root string        Root directory of persistent Berth state (default "/var/lib/berth")
       --default-runtime string  Default OCI runtime for containers (default "crun")
       --exec-root string        Root directory for execution state files (default "/run/berth")
+  -b, --bridge string           Attach containers to a network bridge (default "berth0")
+      --bip string              Specify default-bridge IPv4 network
+      --dns list                DNS server to use
+      --dns-opt list            DNS options to use
+      --dns-search list         DNS search domains to use
+      --host-gateway-ip ip      IP address that the special 'host-gateway' string in --add-host resolves to
   -H, --host list               Daemon socket(s) to connect to
   -l, --log-level string        Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
+      --mtu int                 Set the containers network MTU (default 1500)
   -p, --pidfile string          Path to use for daemon PID file (default "/run/berth.pid")
   -v, --version                 Print version information and quit
 `;
@@ -36,7 +53,9 @@ export function parseFlags(argv: string[]): DaemonConfig | 'help' | 'version' {
   const flags: Record<string, string[]> = {};
   const takes = new Map([['-H', 'host'], ['--host', 'host'], ['--data-root', 'data-root'], ['--exec-root', 'exec-root'],
     ['--pidfile', 'pidfile'], ['-p', 'pidfile'], ['--config-file', 'config-file'], ['--default-runtime', 'default-runtime'],
-    ['--log-level', 'log-level'], ['-l', 'log-level'], ['--add-runtime', 'add-runtime']]);
+    ['--log-level', 'log-level'], ['-l', 'log-level'], ['--add-runtime', 'add-runtime'], ['-b', 'bridge'], ['--bridge', 'bridge'],
+    ['--bip', 'bip'], ['--dns', 'dns'], ['--dns-opt', 'dns-opts'], ['--dns-search', 'dns-search'], ['--mtu', 'mtu'],
+    ['--host-gateway-ip', 'host-gateway-ip']]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') return 'help';
@@ -66,7 +85,8 @@ export function parseFlags(argv: string[]): DaemonConfig | 'help' | 'version' {
     }
   }
   // Docker refuses a setting given both as a flag and in the file.
-  for (const [flag, key] of [['host', 'hosts'], ['data-root', 'data-root'], ['exec-root', 'exec-root'], ['pidfile', 'pidfile'], ['default-runtime', 'default-runtime']]) {
+  for (const [flag, key] of [['host', 'hosts'], ['data-root', 'data-root'], ['exec-root', 'exec-root'], ['pidfile', 'pidfile'], ['default-runtime', 'default-runtime'],
+    ['bridge', 'bridge'], ['bip', 'bip'], ['dns', 'dns'], ['dns-search', 'dns-search'], ['dns-opts', 'dns-opts'], ['mtu', 'mtu'], ['host-gateway-ip', 'host-gateway-ip']]) {
     if (flags[flag] && raw[key] !== undefined) {
       throw new UsageError(`unable to configure the daemon with file ${configFile}: the following directives are specified both as a flag and in the configuration file: ${key}: (from flag: ${flags[flag].join(', ')}, from file: ${JSON.stringify(raw[key])})`);
     }
@@ -79,8 +99,19 @@ export function parseFlags(argv: string[]): DaemonConfig | 'help' | 'version' {
   }
   const hosts = flags.host ?? (raw.hosts as string[] | undefined) ?? ['unix:///run/berth.sock'];
   for (const h of hosts) if (!h.startsWith('unix://')) throw new UsageError(`only unix:// hosts are supported for now: ${h}`);
+  const strs = (flag: string): string[] => flags[flag] ?? ((raw[flag] as string[] | undefined) ?? []).map(String);
+  const one = (flag: string): string | undefined => flags[flag]?.[0] ?? (raw[flag] === undefined ? undefined : String(raw[flag]));
+  const bridge = one('bridge') ?? 'berth0';
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) throw new UsageError(`invalid bridge name: ${bridge}`);
+  const mtu = one('mtu');
+  if (mtu !== undefined && !(Number(mtu) >= 68 && Number(mtu) <= 65535)) throw new UsageError(`invalid MTU: ${mtu}`);
+  const pools = raw['default-address-pools'] as { base: string; size: number }[] | undefined;
   return {
     hosts,
+    network: {
+      bridge, bip: one('bip'), pools: pools?.length ? pools : undefined, mtu: mtu === undefined ? undefined : Number(mtu),
+      dns: strs('dns'), dnsSearch: strs('dns-search'), dnsOptions: strs('dns-opts'), hostGatewayIp: one('host-gateway-ip'),
+    },
     dataRoot: flags['data-root']?.[0] ?? (raw['data-root'] as string | undefined) ?? '/var/lib/berth',
     execRoot: flags['exec-root']?.[0] ?? (raw['exec-root'] as string | undefined) ?? '/run/berth',
     pidfile: flags.pidfile?.[0] ?? (raw.pidfile as string | undefined) ?? '/run/berth.pid',

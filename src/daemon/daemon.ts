@@ -7,6 +7,7 @@ import { ImageStore } from '../images/store.ts';
 import { LayerStore } from '../layers/snapshots.ts';
 import { ContainerManager } from '../containers/manager.ts';
 import { VolumeStore } from '../volumes/store.ts';
+import { NetworkManager } from '../network/manager.ts';
 import { EventsService } from '../events/service.ts';
 import { detectCgroups, type CgroupInfo } from '../runtime/cgroups.ts';
 import type { ContainerRecord } from '../containers/types.ts';
@@ -23,6 +24,7 @@ export class Daemon {
   readonly images: ImageStore;
   readonly containers: ContainerManager;
   readonly volumes: VolumeStore;
+  readonly networks: NetworkManager;
   readonly cgroups: CgroupInfo;
   readonly runtimes: Record<string, { path: string }>;
   readonly defaultRuntime: string;
@@ -47,6 +49,16 @@ export class Daemon {
     this.containers = new ContainerManager({ data: this.dataRoot, exec: this.execRoot }, this.images, {
       runtimes: this.runtimes, defaultRuntime: this.defaultRuntime, nofileLimit: hardNofile, cgroupVersion: this.cgroups.version,
     });
+    this.networks = new NetworkManager({
+      dataDir: path.join(this.dataRoot, 'network'), execDir: path.join(this.execRoot, 'netns'), bridgeName: config.network.bridge,
+      bip: config.network.bip, pools: config.network.pools, mtu: config.network.mtu, dns: config.network.dns,
+      dnsSearch: config.network.dnsSearch, dnsOptions: config.network.dnsOptions, hostGatewayIp: config.network.hostGatewayIp,
+    });
+    this.containers.network = this.networks;
+    this.networks.containers = {
+      all: () => this.containers.all(), tryGet: (r) => this.containers.tryGet(r), persist: (c) => this.containers.persist(c),
+    };
+    this.networks.onEvent = (action, n, extra) => this.emitEvent('network', action, n.Id, { ...extra, name: n.Name, type: extra?.type ?? n.Driver });
     // Docker's LogContainerEventWithAttributes: the action's own attributes, then the labels, then image and name.
     this.containers.on('event', (action: string, c: ContainerRecord, extra?: Record<string, string>) => {
       const attrs: Record<string, string> = { ...extra, ...(c.Config.Labels ?? {}), image: c.Config.Image, name: c.Name.slice(1) };
@@ -97,6 +109,9 @@ export class Daemon {
       Driver: 'overlay2',
       DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true'], ['Using metacopy', 'false'], ['Native Overlay Diff', 'true'], ['userxattr', 'false']],
       Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file'] },
+      BridgeNfIptables: readFirst('/proc/sys/net/bridge/bridge-nf-call-iptables') === '1',
+      BridgeNfIp6tables: readFirst('/proc/sys/net/bridge/bridge-nf-call-ip6tables') === '1',
+      DefaultAddressPools: (this.config.network.pools ?? []).map((p) => ({ Base: p.base, Size: p.size })),
       MemoryLimit: true,
       SwapLimit: true,
       CpuCfsPeriod: true,

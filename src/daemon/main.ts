@@ -76,6 +76,7 @@ async function main(): Promise<void> {
       server.closeAllConnections();
       await fsp.rm(sock, { force: true });
     }
+    await daemon.networks.shutdown().catch((e: Error) => log('error', `network shutdown: ${e.message}`));
     await fsp.rm(cfg.pidfile, { force: true });
     process.exit(0);
   };
