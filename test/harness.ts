@@ -1,6 +1,6 @@
 // Starts a real berthd with its own socket, data root and exec root, for integration tests.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import http from 'node:http';
 import path from 'node:path';
@@ -36,9 +36,10 @@ export async function ping(socket: string): Promise<boolean> {
   });
 }
 
-export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon> {
+export async function startDaemon(extraArgs: string[] = [], opts: { config?: Record<string, unknown> } = {}): Promise<TestDaemon> {
   // Short path: unix socket paths must stay under 108 bytes.
   const dir = mkdtempSync('/tmp/bt-');
+  if (opts.config) writeFileSync(path.join(dir, 'daemon.json'), JSON.stringify(opts.config));
   const socket = path.join(dir, 'd.sock');
   const dataRoot = path.join(dir, 'data');
   const execRoot = path.join(dir, 'exec');
