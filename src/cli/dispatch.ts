@@ -52,6 +52,14 @@ const cmd = {
   volumeInspect: { short: 'Display detailed information on one or more volumes', load: () => import('./commands/volume.ts').then((m) => m.volumeInspectCommand) },
   volumeRm: { short: 'Remove one or more volumes', load: () => import('./commands/volume.ts').then((m) => m.volumeRmCommand) },
   volumePrune: { short: 'Remove unused local volumes', load: () => import('./commands/volume.ts').then((m) => m.volumePruneCommand) },
+  networkCreate: { short: 'Create a network', load: () => import('./commands/network.ts').then((m) => m.networkCreateCommand) },
+  networkLs: { short: 'List networks', load: () => import('./commands/network.ts').then((m) => m.networkLsCommand) },
+  networkInspect: { short: 'Display detailed information on one or more networks', load: () => import('./commands/network.ts').then((m) => m.networkInspectCommand) },
+  networkRm: { short: 'Remove one or more networks', load: () => import('./commands/network.ts').then((m) => m.networkRmCommand) },
+  networkPrune: { short: 'Remove all unused networks', load: () => import('./commands/network.ts').then((m) => m.networkPruneCommand) },
+  networkConnect: { short: 'Connect a container to a network', load: () => import('./commands/network.ts').then((m) => m.networkConnectCommand) },
+  networkDisconnect: { short: 'Disconnect a container from a network', load: () => import('./commands/network.ts').then((m) => m.networkDisconnectCommand) },
+  port: { short: 'List port mappings or a specific mapping for the container', load: () => import('./commands/port.ts').then((m) => m.portCommand) },
   bootstrap: { short: 'Create the offline busybox base image from the host\'s busybox binary', load: () => import('./commands/bootstrap.ts').then((m) => m.bootstrapCommand) },
 } satisfies Record<string, Entry>;
 
@@ -62,6 +70,7 @@ const topLevel: Record<string, Entry> = {
   restart: cmd.restart, rm: cmd.rm, rmi: cmd.rmi, save: cmd.save, start: cmd.start, stop: cmd.stop, tag: cmd.tag, wait: cmd.wait,
   cp: cmd.cp, diff: cmd.diff, export: cmd.export, commit: cmd.commit,
   stats: cmd.stats, top: cmd.top, events: cmd.events, update: cmd.update, rename: cmd.rename, pause: cmd.pause, unpause: cmd.unpause,
+  port: cmd.port,
 };
 const common = ['run', 'exec', 'ps', 'images', 'version', 'info'];
 
@@ -79,6 +88,7 @@ const groups: Record<string, Group> = {
       rm: cmd.rm, run: cmd.run, start: cmd.start, stop: cmd.stop, wait: cmd.wait,
       cp: cmd.cp, diff: cmd.diff, export: cmd.export, commit: cmd.commit, prune: cmd.containerPrune,
       stats: cmd.stats, top: cmd.top, update: cmd.update, rename: cmd.rename, pause: cmd.pause, unpause: cmd.unpause,
+      port: cmd.port,
     },
     aliases: { list: 'ls', ps: 'ls', remove: 'rm' },
   },
@@ -87,6 +97,14 @@ const groups: Record<string, Group> = {
     commands: {
       bootstrap: cmd.bootstrap, import: cmd.import, inspect: cmd.imageInspect, load: cmd.load, ls: cmd.images, rm: cmd.rmi,
       save: cmd.save, tag: cmd.tag,
+    },
+    aliases: { list: 'ls', remove: 'rm' },
+  },
+  network: {
+    short: 'Manage networks',
+    commands: {
+      connect: cmd.networkConnect, create: cmd.networkCreate, disconnect: cmd.networkDisconnect, inspect: cmd.networkInspect,
+      ls: cmd.networkLs, prune: cmd.networkPrune, rm: cmd.networkRm,
     },
     aliases: { list: 'ls', remove: 'rm' },
   },
