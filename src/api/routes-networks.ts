@@ -39,7 +39,7 @@ function filterNetworks(d: Daemon, list: NetworkRecord[], f: Map<string, string[
   if (dangling.length) {
     const want = dangling[0] === 'true' || dangling[0] === '1';
     if (!['true', 'false', '1', '0'].includes(dangling[0])) throw invalidParameter(`invalid filter 'dangling=${dangling[0]}'`);
-    list = list.filter((n) => !BUILTIN.has(n.Name) && (d.networks.usersOf(n).length === 0) === want);
+    list = list.filter((n) => !BUILTIN.has(n.Name) && (d.networks.activeEndpoints(n).length === 0) === want);
   }
   return list;
 }

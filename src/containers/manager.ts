@@ -381,7 +381,8 @@ export class ContainerManager extends EventEmitter {
       AttachStdin: !!body.AttachStdin,
       AttachStdout: !!body.AttachStdout,
       AttachStderr: !!body.AttachStderr,
-      ExposedPorts: body.ExposedPorts ?? ic.ExposedPorts ?? undefined,
+      // Docker merges the image's EXPOSE with the container's own --expose.
+      ExposedPorts: body.ExposedPorts || ic.ExposedPorts ? { ...(ic.ExposedPorts ?? {}), ...(body.ExposedPorts ?? {}) } : undefined,
       Tty: !!body.Tty,
       OpenStdin: !!body.OpenStdin,
       StdinOnce: !!body.StdinOnce,
@@ -417,23 +418,7 @@ export class ContainerManager extends EventEmitter {
 
   private async writeEtcFiles(c: ContainerRecord): Promise<void> {
     const hostname = c.Config.Hostname as string;
-    const host = c.HostConfig.NetworkMode === 'host';
-    const hosts = host ? readFileSync('/etc/hosts', 'utf8')
-      : ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix',
-        'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters', ...(c.HostConfig.ExtraHosts ?? []).map((h: string) => {
-          const i = h.indexOf(':');
-          return `${h.slice(i + 1)}\t${h.slice(0, i)}`;
-        }), ''].join('\n');
-    let resolv = '';
-    try {
-      resolv = readFileSync('/etc/resolv.conf', 'utf8');
-    } catch { /* no host resolver config */ }
-    if (!host) {
-      // Like Docker: loopback resolvers are unreachable from a container's own network namespace.
-      resolv = resolv.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l)).join('\n');
-      const dns: string[] = c.HostConfig.Dns ?? [];
-      if (dns.length) resolv = resolv.split('\n').filter((l) => !/^\s*nameserver/.test(l)).concat(dns.map((d) => `nameserver ${d}`)).join('\n') + '\n';
-    }
+    const { hosts, resolv } = this.network.etcFor(c);
     const noSync = { sync: false };
     await Promise.all([
       writeFileAtomic(c.HostsPath, hosts, 0o644, noSync),

@@ -391,8 +391,13 @@ function exchangeUdp(u: Upstream, query: Buffer, timeoutMs: number, signal: Abor
       finish(undefined);
       return;
     }
-    sock.send(query, u.port, u.host, (err) => {
-      if (err) finish(undefined);
+    // Connected, so that an upstream with nothing listening fails at once (ICMP port unreachable becomes
+    // ECONNREFUSED) instead of after the timeout, as with Docker's resolver.
+    sock.connect(u.port, u.host, () => {
+      if (done) return;
+      sock.send(query, (err) => {
+        if (err) finish(undefined);
+      });
     });
   });
 }

@@ -36,6 +36,7 @@ export interface ResolvInput {
   dns: string[];
   dnsSearch: string[];
   dnsOptions: string[];
+  hostNetwork?: boolean; // the container shares the host's network: its loopback resolvers work
 }
 
 const FALLBACK = ['8.8.8.8', '8.8.4.4'];
@@ -66,6 +67,10 @@ export function renderResolv(r: ResolvInput): string {
   if (r.embedded) {
     servers = [r.embedded];
     if (!options.some((o) => o.startsWith('ndots:'))) options = [...options, 'ndots:0'];
+  } else if (r.hostNetwork) {
+    // Docker copies the host's file unless options are given; then the host's values fill what was not.
+    if (!r.dns.length && !r.dnsSearch.length && !r.dnsOptions.length) return r.host;
+    servers = r.dns.length ? r.dns : host.nameservers;
   } else {
     servers = r.dns.length ? r.dns : host.nameservers.filter((n) => !isLoopback(n));
     if (!servers.length) servers = FALLBACK;

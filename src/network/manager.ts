@@ -327,7 +327,7 @@ export class NetworkManager {
     return this.containers.all().filter((c) => c.NetworkSettings?.Networks && Object.values(c.NetworkSettings.Networks).some((e) => e.NetworkID === n.Id));
   }
 
-  private activeEndpoints(n: NetworkRecord): ContainerRecord[] {
+  activeEndpoints(n: NetworkRecord): ContainerRecord[] {
     return this.usersOf(n).filter((c) => c.State.Running && c.NetworkSettings!.Networks[n.Name]?.IPAddress);
   }
 
@@ -349,7 +349,8 @@ export class NetworkManager {
   async prune(keep: (n: NetworkRecord) => boolean): Promise<string[]> {
     const gone: string[] = [];
     for (const n of this.list()) {
-      if (PREDEFINED.has(n.Name) || this.usersOf(n).length || !keep(n)) continue;
+      // Docker prunes every custom network without an active endpoint (stopped containers do not count).
+      if (PREDEFINED.has(n.Name) || this.activeEndpoints(n).length || !keep(n)) continue;
       await this.remove(n.Id).then(() => gone.push(n.Name), () => {});
     }
     return gone;
@@ -677,11 +678,27 @@ export class NetworkManager {
   // ---- /etc files -------------------------------------------------------------------------------
 
   private async writeEtc(c: ContainerRecord): Promise<void> {
-    const hosts = this.hostsFor(c);
-    const hc = c.HostConfig;
-    const embedded = Object.entries(c.NetworkSettings!.Networks).find(([name, e]) => isUserDefined(name) && e.IPAddress)?.[1].Gateway;
-    const resolv = renderResolv({ host: readHostResolv(), embedded, dns: hc.Dns ?? [], dnsSearch: hc.DnsSearch ?? [], dnsOptions: hc.DnsOptions ?? [] });
+    const { hosts, resolv } = this.etcFor(c);
     await Promise.all([writeFileAtomic(c.HostsPath, hosts, 0o644, { sync: false }), writeFileAtomic(c.ResolvConfPath, resolv, 0o644, { sync: false })]);
+  }
+
+  // The container's /etc/hosts and /etc/resolv.conf as Docker writes them for its network mode (at create, and
+  // again at start once the addresses are known).
+  etcFor(c: ContainerRecord): { hosts: string; resolv: string } {
+    const hc = c.HostConfig;
+    const hostNetwork = hc.NetworkMode === 'host';
+    const embedded = Object.entries(c.NetworkSettings?.Networks ?? {}).find(([name, e]) => isUserDefined(name) && e.IPAddress)?.[1].Gateway;
+    const resolv = renderResolv({ host: readHostResolv(), embedded, hostNetwork, dns: hc.Dns ?? [], dnsSearch: hc.DnsSearch ?? [], dnsOptions: hc.DnsOptions ?? [] });
+    // Host mode: the host's own file, unless --add-host asks for entries of the container's own.
+    let hosts: string;
+    if (hostNetwork && !hc.ExtraHosts?.length) {
+      try {
+        hosts = readFileSync('/etc/hosts', 'utf8');
+      } catch {
+        hosts = this.hostsFor(c);
+      }
+    } else hosts = this.hostsFor(c);
+    return { hosts, resolv };
   }
 
   private hostsFor(c: ContainerRecord): string {
