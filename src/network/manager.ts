@@ -328,7 +328,8 @@ export class NetworkManager {
   }
 
   activeEndpoints(n: NetworkRecord): ContainerRecord[] {
-    return this.usersOf(n).filter((c) => c.State.Running && c.NetworkSettings!.Networks[n.Name]?.IPAddress);
+    // An address is held from the network set-up of a start until the exit: a starting container counts.
+    return this.usersOf(n).filter((c) => c.NetworkSettings!.Networks[n.Name]?.IPAddress);
   }
 
   async remove(ref: string): Promise<void> {
@@ -417,7 +418,9 @@ export class NetworkManager {
   // /etc files. On failure nothing is left behind (no namespace, address, rule or proxy).
   async attach(c: ContainerRecord): Promise<Sandbox> {
     const mode: string = c.HostConfig.NetworkMode;
-    c.NetworkSettings ??= { Networks: {}, Ports: {}, SandboxKey: '', SandboxID: '' };
+    // Containers made before Berth had networks carry no endpoint configuration: plan it from the mode.
+    if (!c.NetworkSettings) this.planEndpoints(c, undefined);
+    const settings = c.NetworkSettings!;
     if (mode === 'host') return { hostNetwork: true };
     if (mode.startsWith('container:')) {
       const other = this.containers.tryGet(mode.slice('container:'.length));
@@ -432,15 +435,15 @@ export class NetworkManager {
     await destroyNetns(file).catch(() => {});
     if (mode === 'none') {
       await createNetns(file, []);
-      c.NetworkSettings.SandboxKey = file;
-      c.NetworkSettings.SandboxID = randomBytes(32).toString('hex');
+      settings.SandboxKey = file;
+      settings.SandboxID = randomBytes(32).toString('hex');
       return { hostNetwork: false, netnsPath: file };
     }
     const links: LinkConfig[] = [];
     const taken: { n: NetworkRecord; ip: string }[] = [];
     try {
       let i = 0;
-      for (const [name, ep] of Object.entries(c.NetworkSettings.Networks)) {
+      for (const [name, ep] of Object.entries(settings.Networks)) {
         const n = this.tryGet(ep.NetworkID) ?? this.tryGet(name);
         if (!n) throw notFound(`network ${name} not found`);
         if (n.Driver !== 'bridge') throw invalidParameter(`container cannot be disconnected from host network or connected to host network`);
@@ -450,8 +453,8 @@ export class NetworkManager {
       }
       await this.publish(c);
       await createNetns(file, links);
-      c.NetworkSettings.SandboxKey = file;
-      c.NetworkSettings.SandboxID = randomBytes(32).toString('hex');
+      settings.SandboxKey = file;
+      settings.SandboxID = randomBytes(32).toString('hex');
       await this.writeEtc(c);
       await this.applyRules();
       for (const { n } of taken) this.onEvent('connect', n, { container: c.ID, type: 'bridge' });
@@ -738,7 +741,6 @@ export class NetworkManager {
 
   private containerByIp(ip: string): ContainerRecord | undefined {
     for (const c of this.containers.all()) {
-      if (!c.State.Running) continue;
       for (const e of Object.values(c.NetworkSettings?.Networks ?? {})) if (e.IPAddress === ip) return c;
     }
     return undefined;
@@ -750,7 +752,6 @@ export class NetworkManager {
     const nets = Object.entries(asker.NetworkSettings!.Networks).filter(([n, e]) => isUserDefined(n) && e.IPAddress).map(([, e]) => e.NetworkID);
     const v4: string[] = [];
     for (const c of this.containers.all()) {
-      if (!c.State.Running) continue;
       for (const e of Object.values(c.NetworkSettings?.Networks ?? {})) {
         if (!e.IPAddress || !nets.includes(e.NetworkID)) continue;
         // Names as they are now (a rename takes effect at once): name, aliases, short id.
@@ -766,7 +767,6 @@ export class NetworkManager {
     if (!asker) return undefined;
     const nets = new Set(Object.values(asker.NetworkSettings!.Networks).filter((e) => e.IPAddress).map((e) => e.NetworkID));
     for (const c of this.containers.all()) {
-      if (!c.State.Running) continue;
       for (const [netName, e] of Object.entries(c.NetworkSettings?.Networks ?? {})) {
         if (e.IPAddress === ip && nets.has(e.NetworkID) && isUserDefined(netName)) return [`${c.Name.slice(1)}.${netName}`];
       }
