@@ -24,6 +24,8 @@ import { acceptWebSocket } from './websocket.ts';
 import { Duplex, Writable } from 'node:stream';
 import { registerEventRoutes } from './routes-events.ts';
 import { registerContainerOpsRoutes } from './routes-container-ops.ts';
+import { progressStream } from './progress-stream.ts';
+import { registerDistributionRoutes, imagePull } from './routes-distribution.ts';
 
 export function buildRouter(d: Daemon): Router {
   const r = new Router();
@@ -206,6 +208,7 @@ export function buildRouter(d: Daemon): Router {
   registerExecRoutes(r, d);
   registerVolumeRoutes(r, d);
   registerNetworkRoutes(r, d);
+  registerDistributionRoutes(r, d);
   registerArchiveRoutes(r, d);
   registerContainerOpsRoutes(r, d);
   return r;
@@ -363,27 +366,6 @@ function containerList(d: Daemon, ctx: Ctx) {
   });
 }
 
-// Progress streams: JSON lines; a failure after the headers went out becomes an {"error"} line, as Docker does.
-// The headers go out with the first message: a failure before it is the response's status (400 for a bad
-// archive), as Docker's flush-on-first-write does.
-async function progressStream(ctx: Ctx, work: (report: (m: ProgressMessage) => void, signal: AbortSignal) => Promise<void>) {
-  let res: ServerResponse | undefined;
-  const ac = new AbortController();
-  ctx.req.socket.on('close', () => { if (!res?.writableFinished) ac.abort(); });
-  const report = (m: ProgressMessage) => {
-    res ??= startStream(ctx);
-    res.write(JSON.stringify(m) + '\r\n');
-  };
-  try {
-    await work(report, ac.signal);
-  } catch (err) {
-    if (!res) throw err;
-    const message = err instanceof Error ? err.message : String(err);
-    report({ errorDetail: { message }, error: message });
-  }
-  (res ?? startStream(ctx)).end();
-}
-
 async function imageLoad(d: Daemon, ctx: Ctx) {
   const quiet = boolParam(ctx.query, 'quiet');
   await progressStream(ctx, async (report, signal) => {
@@ -416,11 +398,8 @@ async function imageCreate(d: Daemon, ctx: Ctx) {
     return;
   }
   if (fromImage) {
-    const ref = parseReference(fromImage);
-    const tag = q.get('tag');
-    const name = fullName(withDefaultTag({ ...ref, tag: tag || ref.tag }));
-    // Pulling arrives with the registry client; until then say what is missing, as a pull error.
-    throw notFound(`pull access denied for ${repoName(ref).replace(/^docker\.io\/(library\/)?/, '')}, repository does not exist or may require 'docker login': berth cannot pull ${name} yet (no registry client)`);
+    await imagePull(d, ctx, fromImage);
+    return;
   }
   throw invalidParameter('either fromSrc or fromImage must be given');
 }

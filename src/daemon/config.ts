@@ -21,6 +21,12 @@ export interface DaemonConfig {
     dnsOptions: string[];
     hostGatewayIp?: string;
   };
+  registry: {
+    mirrors: string[]; // registry-mirrors
+    insecure: string[]; // insecure-registries
+    maxConcurrentDownloads?: number;
+    maxConcurrentUploads?: number;
+  };
   id: string;
   raw: Record<string, unknown>;
 }
@@ -40,6 +46,10 @@ Options:
       --dns-opt list            DNS options to use
       --dns-search list         DNS search domains to use
       --host-gateway-ip ip      IP address that the special 'host-gateway' string in --add-host resolves to
+      --insecure-registry list  Enable insecure registry communication
+      --max-concurrent-downloads int  Set the max concurrent downloads (default 3)
+      --max-concurrent-uploads int    Set the max concurrent uploads (default 5)
+      --registry-mirror list    Preferred Docker registry mirror
   -H, --host list               Daemon socket(s) to connect to
   -l, --log-level string        Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
       --mtu int                 Set the containers network MTU (default 1500)
@@ -55,7 +65,8 @@ export function parseFlags(argv: string[]): DaemonConfig | 'help' | 'version' {
     ['--pidfile', 'pidfile'], ['-p', 'pidfile'], ['--config-file', 'config-file'], ['--default-runtime', 'default-runtime'],
     ['--log-level', 'log-level'], ['-l', 'log-level'], ['--add-runtime', 'add-runtime'], ['-b', 'bridge'], ['--bridge', 'bridge'],
     ['--bip', 'bip'], ['--dns', 'dns'], ['--dns-opt', 'dns-opts'], ['--dns-search', 'dns-search'], ['--mtu', 'mtu'],
-    ['--host-gateway-ip', 'host-gateway-ip']]);
+    ['--host-gateway-ip', 'host-gateway-ip'], ['--registry-mirror', 'registry-mirrors'], ['--insecure-registry', 'insecure-registries'],
+    ['--max-concurrent-downloads', 'max-concurrent-downloads'], ['--max-concurrent-uploads', 'max-concurrent-uploads']]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') return 'help';
@@ -86,7 +97,9 @@ export function parseFlags(argv: string[]): DaemonConfig | 'help' | 'version' {
   }
   // Docker refuses a setting given both as a flag and in the file.
   for (const [flag, key] of [['host', 'hosts'], ['data-root', 'data-root'], ['exec-root', 'exec-root'], ['pidfile', 'pidfile'], ['default-runtime', 'default-runtime'],
-    ['bridge', 'bridge'], ['bip', 'bip'], ['dns', 'dns'], ['dns-search', 'dns-search'], ['dns-opts', 'dns-opts'], ['mtu', 'mtu'], ['host-gateway-ip', 'host-gateway-ip']]) {
+    ['bridge', 'bridge'], ['bip', 'bip'], ['dns', 'dns'], ['dns-search', 'dns-search'], ['dns-opts', 'dns-opts'], ['mtu', 'mtu'], ['host-gateway-ip', 'host-gateway-ip'],
+    ['registry-mirrors', 'registry-mirrors'], ['insecure-registries', 'insecure-registries'], ['max-concurrent-downloads', 'max-concurrent-downloads'],
+    ['max-concurrent-uploads', 'max-concurrent-uploads']]) {
     if (flags[flag] && raw[key] !== undefined) {
       throw new UsageError(`unable to configure the daemon with file ${configFile}: the following directives are specified both as a flag and in the configuration file: ${key}: (from flag: ${flags[flag].join(', ')}, from file: ${JSON.stringify(raw[key])})`);
     }
@@ -106,8 +119,22 @@ export function parseFlags(argv: string[]): DaemonConfig | 'help' | 'version' {
   const mtu = one('mtu');
   if (mtu !== undefined && !(Number(mtu) >= 68 && Number(mtu) <= 65535)) throw new UsageError(`invalid MTU: ${mtu}`);
   const pools = raw['default-address-pools'] as { base: string; size: number }[] | undefined;
+  const mirrors = strs('registry-mirrors');
+  for (const m of mirrors) {
+    if (!/^https?:\/\/[^/]+\/?$/.test(m)) throw new UsageError(`invalid mirror: "${m}" is not a valid URI: mirrors are http(s)://host[:port]`);
+  }
+  const count = (k: string) => {
+    const v = one(k);
+    if (v === undefined) return undefined;
+    if (!(Number.isInteger(Number(v)) && Number(v) > 0)) throw new UsageError(`invalid ${k}: ${v}`);
+    return Number(v);
+  };
   return {
     hosts,
+    registry: {
+      mirrors, insecure: strs('insecure-registries'),
+      maxConcurrentDownloads: count('max-concurrent-downloads'), maxConcurrentUploads: count('max-concurrent-uploads'),
+    },
     network: {
       bridge, bip: one('bip'), pools: pools?.length ? pools : undefined, mtu: mtu === undefined ? undefined : Number(mtu),
       dns: strs('dns'), dnsSearch: strs('dns-search'), dnsOptions: strs('dns-opts'), hostGatewayIp: one('host-gateway-ip'),

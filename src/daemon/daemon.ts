@@ -8,6 +8,7 @@ import { LayerStore } from '../layers/snapshots.ts';
 import { ContainerManager } from '../containers/manager.ts';
 import { VolumeStore } from '../volumes/store.ts';
 import { NetworkManager } from '../network/manager.ts';
+import { DistributionService } from '../distribution/service.ts';
 import { EventsService } from '../events/service.ts';
 import { detectCgroups, type CgroupInfo } from '../runtime/cgroups.ts';
 import type { ContainerRecord } from '../containers/types.ts';
@@ -25,6 +26,7 @@ export class Daemon {
   readonly containers: ContainerManager;
   readonly volumes: VolumeStore;
   readonly networks: NetworkManager;
+  readonly distribution: DistributionService;
   readonly cgroups: CgroupInfo;
   readonly runtimes: Record<string, { path: string }>;
   readonly defaultRuntime: string;
@@ -48,6 +50,9 @@ export class Daemon {
     this.volumes = new VolumeStore(path.join(this.dataRoot, 'volumes'));
     this.containers = new ContainerManager({ data: this.dataRoot, exec: this.execRoot }, this.images, {
       runtimes: this.runtimes, defaultRuntime: this.defaultRuntime, nofileLimit: hardNofile, cgroupVersion: this.cgroups.version,
+    });
+    this.distribution = new DistributionService(this.images, this.dataRoot, path.join(this.tmpDir, 'pull'), {
+      ...config.registry, userAgent: `berth/${ENGINE_VERSION} go/go1.22 git-commit/berth os/linux arch/${goArchName()}`,
     });
     this.networks = new NetworkManager({
       dataDir: path.join(this.dataRoot, 'network'), execDir: path.join(this.execRoot, 'netns'), bridgeName: config.network.bridge,
@@ -79,6 +84,7 @@ export class Daemon {
     await this.images.layers.init();
     await this.images.init();
     await this.volumes.init();
+    await this.distribution.init();
     // Containers plan their volumes through the store; the store asks them who uses a volume.
     this.containers.mounts.volumes = this.volumes;
     this.volumes.usedBy = (name) => this.containers.all().filter((c) => c.MountPoints?.some((p) => p.Type === 'volume' && p.Name === name)).map((c) => c.ID);
@@ -135,7 +141,7 @@ export class Daemon {
       OSType: 'linux',
       Architecture: os.machine(),
       IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { AllowNondistributableArtifactsCIDRs: null, AllowNondistributableArtifactsHostnames: null, InsecureRegistryCIDRs: ['127.0.0.0/8', '::1/128'], IndexConfigs: {}, Mirrors: [] },
+      RegistryConfig: registryConfigView(this.config.registry),
       NCPU: os.cpus().length,
       MemTotal: os.totalmem(),
       GenericResources: null,
@@ -182,4 +188,17 @@ function hardNofileLimit(): number {
   const m = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(readFirst('/proc/self/limits'));
   if (!m) return 1024;
   return m[2] === 'unlimited' ? 1048576 : Number(m[2]);
+}
+
+// Docker's ServiceConfig: insecure registries as CIDRs (loopback always) or per-registry index configs.
+function registryConfigView(r: { mirrors: string[]; insecure: string[] }): Record<string, unknown> {
+  const cidrs = ['127.0.0.0/8', '::1/128', ...r.insecure.filter((i) => /\/\d+$/.test(i))];
+  const mirrors = r.mirrors.map((m) => (m.endsWith('/') ? m : `${m}/`));
+  const index: Record<string, unknown> = { 'docker.io': { Name: 'docker.io', Mirrors: mirrors, Secure: true, Official: true } };
+  for (const i of r.insecure.filter((x) => !/\/\d+$/.test(x))) index[i] = { Name: i, Mirrors: [], Secure: false, Official: false };
+  return { AllowNondistributableArtifactsCIDRs: null, AllowNondistributableArtifactsHostnames: null, InsecureRegistryCIDRs: cidrs, IndexConfigs: index, Mirrors: mirrors };
+}
+
+function goArchName(): string {
+  return ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[os.arch()] ?? os.arch();
 }
