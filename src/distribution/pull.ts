@@ -87,6 +87,17 @@ function shownRepo(ref: Reference): string {
 }
 
 export async function pullImage(ctx: PullContext, ref: Reference, opts: PullOptions): Promise<ImageRecord> {
+  try {
+    return await pullFromEndpoints(ctx, ref, opts);
+  } catch (err) {
+    // dockerd answers a pull without the credentials a registry wants with a 500 ("no basic auth credentials"):
+    // a 401 would make the docker CLI prompt for a login in the middle of `docker pull`.
+    if (err instanceof BerthError && err.code === 'unauthorized') throw new BerthError('internal', err.message);
+    throw err;
+  }
+}
+
+async function pullFromEndpoints(ctx: PullContext, ref: Reference, opts: PullOptions): Promise<ImageRecord> {
   const endpoints = endpointsFor(ref.domain, ctx.registry, 'pull');
   let lastErr: unknown;
   for (const ep of endpoints) {
