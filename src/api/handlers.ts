@@ -24,6 +24,7 @@ import { acceptWebSocket } from './websocket.ts';
 import { Duplex, Writable } from 'node:stream';
 import { registerEventRoutes } from './routes-events.ts';
 import { registerContainerOpsRoutes } from './routes-container-ops.ts';
+import { registerImageHousekeepingRoutes } from './routes-image-housekeeping.ts';
 import { progressStream } from './progress-stream.ts';
 import { registerDistributionRoutes, imagePull } from './routes-distribution.ts';
 
@@ -62,7 +63,7 @@ export function buildRouter(d: Daemon): Router {
     }
     const refs = f.get('reference');
     const matchesRef = refs?.length ? (t: string) => refs.some((pat) => matchReference(pat, t)) : undefined;
-    if (matchesRef) list = list.filter((i) => d.images.tagsOf(i.id).some(matchesRef));
+    if (matchesRef) list = list.filter((i) => [...d.images.tagsOf(i.id), ...i.repoDigests].some(matchesRef));
     for (const key of ['before', 'since'] as const) {
       for (const v of f.get(key) ?? []) {
         const ref = d.images.resolve(v);
@@ -93,12 +94,11 @@ export function buildRouter(d: Daemon): Router {
     sendEmpty(ctx, 201);
   });
   r.add('DELETE', '/images/{name*}', async (ctx) => {
-    const target = d.images.tryResolve(ctx.params.name)?.id;
     const items = await d.images.remove(ctx.params.name, {
       force: boolParam(ctx.query, 'force'), noprune: boolParam(ctx.query, 'noprune'),
       users: (id) => d.containers.usersOfImage(id), layerInUse: (c) => d.containers.layerInUse(c),
+      onEvent: (action, id) => d.emitEvent('image', action, id, {}),
     });
-    for (const i of items) d.emitEvent('image', i.Deleted ? 'delete' : 'untag', i.Deleted ?? target ?? i.Untagged!, {});
     sendJson(ctx, 200, items);
   });
 
@@ -211,6 +211,7 @@ export function buildRouter(d: Daemon): Router {
   registerDistributionRoutes(r, d);
   registerArchiveRoutes(r, d);
   registerContainerOpsRoutes(r, d);
+  registerImageHousekeepingRoutes(r, d);
   return r;
 }
 
@@ -275,8 +276,11 @@ function splitKV(s: string): [string, string | undefined] {
 // `reference` filter: a glob against the familiar or full name, with or without tag.
 function matchReference(pattern: string, full: string): boolean {
   const toRe = (p: string) => new RegExp('^' + p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
+  // Docker's FamiliarMatch: the pattern against the reference, and against its name alone (without the tag or
+  // the @digest).
   const familiar = full.replace(/^docker\.io\/(library\/)?/, '');
-  const candidates = [full, familiar, full.split(':').slice(0, -1).join(':'), familiar.replace(/:[^:/]+$/, '')];
+  const bare = (r: string) => (r.includes('@') ? r.slice(0, r.indexOf('@')) : r.replace(/:[^:/]+$/, ''));
+  const candidates = [full, familiar, bare(full), bare(familiar)];
   return candidates.some((c) => toRe(pattern).test(c));
 }
 

@@ -6,7 +6,7 @@ import type { Volume } from '../volumes/store.ts';
 import { matchLabels } from '../volumes/store.ts';
 import { notFound } from '../lib/errors.ts';
 
-function volumeView(v: Volume): Record<string, unknown> {
+export function volumeView(v: Volume): Record<string, unknown> {
   return {
     CreatedAt: v.CreatedAt, Driver: v.Driver, Labels: Object.keys(v.Labels).length ? v.Labels : null, Mountpoint: v.Mountpoint,
     Name: v.Name, Options: Object.keys(v.Options).length ? v.Options : null, Scope: v.Scope,

@@ -7,6 +7,8 @@ import type { ImageRecord, ImageStore } from '../images/store.ts';
 import { familiarName } from '../images/reference.ts';
 import { humanDuration } from '../lib/units.ts';
 import { healthString } from '../containers/health.ts';
+import { parseRFC3339Nano } from '../lib/timestamps.ts';
+import { internal } from '../lib/errors.ts';
 
 const HOST_CONFIG_DEFAULTS = {
   Binds: null, ContainerIDFile: '', LogConfig: { Type: 'json-file', Config: {} }, NetworkMode: 'bridge', PortBindings: {},
@@ -136,28 +138,39 @@ export function imageSummary(rec: ImageRecord, images: ImageStore, containers: n
   };
 }
 
+// Docker's ImageHistory: the config's history, newest first, with the layer size of each non-empty entry. The
+// entries take the IDs (and tags) of the image and then of its local parents in turn; the rest are <missing>.
 export function imageHistory(rec: ImageRecord, images: ImageStore): Record<string, unknown>[] {
-  const hist = rec.config.history ?? [];
   const chains = images.chainIdsOf(rec);
-  const out: Record<string, unknown>[] = [];
-  let layer = chains.length - 1;
-  for (let i = hist.length - 1; i >= 0; i--) {
-    const h = hist[i];
+  const out: { Id: string; Created: number; CreatedBy: string; Tags: string[] | null; Size: number; Comment: string }[] = [];
+  let layer = 0;
+  for (const h of rec.config.history ?? []) {
     let size = 0;
-    if (!h.empty_layer && layer >= 0) {
+    if (!h.empty_layer) {
+      if (layer >= chains.length) throw internal('too many non-empty layers in History section');
       size = images.layers.get(chains[layer])?.size ?? 0;
-      layer--;
+      layer++;
     }
-    out.push({
-      Id: out.length === 0 ? rec.id : '<missing>',
-      Created: Math.floor(Date.parse(h.created ?? created(rec)) / 1000) || 0,
-      CreatedBy: h.created_by ?? '',
-      Tags: out.length === 0 ? images.tagsOf(rec.id).map(familiarName) : null,
-      Size: size,
-      Comment: h.comment ?? '',
-    });
+    out.unshift({ Id: '<missing>', Created: unixSeconds(h.created), CreatedBy: h.created_by ?? '', Tags: null, Size: size, Comment: h.comment ?? '' });
+  }
+  let img: ImageRecord | undefined = rec;
+  for (const entry of out) {
+    if (!img) break;
+    entry.Id = img.id;
+    const tags = images.references(img.id).filter((r) => !r.includes('@')).map(familiarName);
+    entry.Tags = tags.length ? tags : null;
+    img = img.parent ? images.get(img.parent) : undefined;
   }
   return out;
+}
+
+function unixSeconds(t: string | undefined): number {
+  if (!t) return 0;
+  try {
+    return parseRFC3339Nano(t).seconds;
+  } catch {
+    return 0;
+  }
 }
 
 // EndpointSettings without Berth's own fields.

@@ -276,8 +276,13 @@ export class RegistryClient {
     return this.request('GET', `/v2/${repo}/manifests/${ref}`, { scope: `repository:${repo}:pull`, headers: { Accept: MANIFEST_ACCEPT }, signal });
   }
 
-  async getBlob(repo: string, digest: string, signal?: AbortSignal): Promise<Response> {
-    return this.request('GET', `/v2/${repo}/blobs/${digest}`, { scope: `repository:${repo}:pull`, signal });
+  async getBlob(repo: string, digest: string, signal?: AbortSignal, from?: number): Promise<Response> {
+    return this.request('GET', `/v2/${repo}/blobs/${digest}`, { scope: `repository:${repo}:pull`, signal, headers: from ? { Range: `bytes=${from}-` } : undefined });
+  }
+
+  // The URL a path has on this registry, with the scheme it answered on.
+  urlFor(path: string): string {
+    return `${this.baseUrl()}${path}`;
   }
 
   async blobExists(repo: string, digest: string, scope: string, signal?: AbortSignal): Promise<boolean> {

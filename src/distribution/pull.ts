@@ -236,7 +236,8 @@ async function pullResolved(ctx: PullContext, client: RegistryClient, ref: Refer
       const file = path.join(ctx.tmpDir, `pull-${randomBytes(8).toString('hex')}`);
       files.set(i, file);
       started.add(i);
-      downloadBlob(client, repo, layers[i], file, (n) => report(progressMessage('Downloading', short(layers[i].digest), n, layers[i].size)), dlSignal)
+      downloadWithRetry(client, repo, layers[i], file, (n) => report(progressMessage('Downloading', short(layers[i].digest), n, layers[i].size)),
+        (sec) => report({ status: `Retrying in ${sec} second${sec === 1 ? '' : 's'}`, id: short(layers[i].digest), progressDetail: {} }), dlSignal)
         .then(() => {
           report({ status: 'Verifying Checksum', id: short(layers[i].digest), progressDetail: {} });
           report({ status: 'Download complete', id: short(layers[i].digest), progressDetail: {} });
@@ -284,6 +285,9 @@ async function pullResolved(ctx: PullContext, client: RegistryClient, ref: Refer
     local.abort();
     await Promise.allSettled([...started].map((i) => downloaded.get(i)));
     await cleanup();
+    // Layers this pull unpacked belong to no image yet: they go, so a failed pull stores nothing.
+    const made = chains.filter((c, i) => need[i] && ctx.store.layers.has(c));
+    await ctx.store.pruneLayers(made, () => false).catch(() => {});
     throw err;
   } finally {
     signal?.removeEventListener('abort', onAbort);
@@ -299,42 +303,77 @@ async function pullResolved(ctx: PullContext, client: RegistryClient, ref: Refer
   return rec;
 }
 
+// A download cut off by the network is tried again, resuming where it stopped (a Range request; from the
+// start when the registry ignores it), like dockerd's retries; a wrong digest or a refusal is final.
+const RETRIES = 5;
+
+export async function downloadWithRetry(client: RegistryClient, repo: string, d: Descriptor, file: string, onProgress: (n: number) => void, onRetry: (seconds: number) => void, signal?: AbortSignal): Promise<void> {
+  const state: DownloadState = { hash: createHash('sha256'), n: 0 };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await downloadBlob(client, repo, d, file, state, onProgress, signal);
+      return;
+    } catch (err) {
+      const retryable = err instanceof DownloadCut;
+      if (!retryable || attempt > RETRIES || signal?.aborted) throw retryable ? new BerthError('internal', err.message) : err;
+      // Docker waits 5 s times the attempt; shorter here, counted down the same way.
+      for (let s = attempt; s > 0; s--) {
+        onRetry(s);
+        await new Promise((r) => setTimeout(r, 1000));
+        if (signal?.aborted) throw new BerthError('internal', 'context canceled');
+      }
+    }
+  }
+}
+
+interface DownloadState { hash: ReturnType<typeof createHash>; n: number }
+
+class DownloadCut extends Error {}
+
 // One blob into a temp file, its digest and size checked while it streams.
-async function downloadBlob(client: RegistryClient, repo: string, d: Descriptor, file: string, onProgress: (n: number) => void, signal?: AbortSignal): Promise<void> {
-  const res = await client.getBlob(repo, d.digest, signal);
-  if (res.status !== 200) {
+async function downloadBlob(client: RegistryClient, repo: string, d: Descriptor, file: string, state: DownloadState, onProgress: (n: number) => void, signal?: AbortSignal): Promise<void> {
+  let res: Response;
+  try {
+    res = await client.getBlob(repo, d.digest, signal, state.n > 0 ? state.n : undefined);
+  } catch (err) {
+    if (signal?.aborted || (err instanceof BerthError && err.code === 'unauthorized')) throw err;
+    throw new DownloadCut(`error pulling blob ${d.digest}: ${(err as Error).message}`);
+  }
+  if (res.status === 200 && state.n > 0) {
+    // No range support: start again.
+    state.hash = createHash('sha256');
+    state.n = 0;
+  } else if (res.status !== 200 && !(res.status === 206 && state.n > 0)) {
     const { text } = await registryErrorCodes(res);
     throw new BerthError(res.status === 404 ? 'not-found' : 'internal', `error pulling blob ${d.digest}: ${text}`);
   }
-  const hash = createHash('sha256');
-  let n = 0;
   let last = 0;
   const tap = new Transform({
     transform(chunk: Buffer, _e, cb) {
-      n += chunk.length;
-      if (n > d.size) {
+      state.n += chunk.length;
+      if (state.n > d.size) {
         cb(invalidParameter(`filesystem layer verification failed for digest ${d.digest}: more bytes than the manifest says`));
         return;
       }
-      hash.update(chunk);
+      state.hash.update(chunk);
       const now = Date.now();
       if (now - last > 100) {
         last = now;
-        onProgress(n);
+        onProgress(state.n);
       }
       cb(null, chunk);
     },
   });
   try {
-    await pipeline(res.body, tap, createWriteStream(file), { signal });
+    await pipeline(res.body, tap, createWriteStream(file, { flags: state.n > 0 ? 'a' : 'w' }), { signal });
   } catch (err) {
-    if ((err as Error).name === 'AbortError') throw new BerthError('internal', 'context canceled');
+    if ((err as Error).name === 'AbortError' || signal?.aborted) throw new BerthError('internal', 'context canceled');
     if (err instanceof BerthError) throw err;
-    throw new BerthError('internal', `error pulling blob ${d.digest}: ${(err as Error).message === 'aborted' ? 'unexpected EOF' : (err as Error).message}`);
+    throw new DownloadCut(`error pulling blob ${d.digest}: ${(err as Error).message === 'aborted' ? 'unexpected EOF' : (err as Error).message}`);
   }
-  onProgress(n);
-  if (n !== d.size) throw new BerthError('internal', `error pulling blob ${d.digest}: unexpected EOF (${n} of ${d.size} bytes)`);
-  if (`sha256:${hash.digest('hex')}` !== d.digest) throw invalidParameter(`filesystem layer verification failed for digest ${d.digest}`);
+  onProgress(state.n);
+  if (state.n !== d.size) throw new DownloadCut(`error pulling blob ${d.digest}: unexpected EOF (${state.n} of ${d.size} bytes)`);
+  if (`sha256:${state.hash.digest('hex')}` !== d.digest) throw invalidParameter(`filesystem layer verification failed for digest ${d.digest}`);
 }
 
 export { DOCKER_HUB };

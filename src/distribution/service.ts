@@ -90,7 +90,8 @@ export class DistributionService {
     try {
       res = await client.ping();
     } catch (err) {
-      if (err instanceof BerthError && err.code === 'unauthorized') throw new BerthError('unauthorized', `login attempt to ${ep.base}/v2/ failed with status: 401 Unauthorized`);
+      // dockerd: `Get "http://host/v2/": unauthorized: incorrect username or password` from a token realm.
+      if (err instanceof BerthError && err.code === 'unauthorized') throw new BerthError('unauthorized', `Get "${client.urlFor('/v2/')}": ${err.message}`);
       throw err;
     }
     res.body.resume();

@@ -3,10 +3,11 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ContentStore } from './content.ts';
-import { chainIds, type LayerStore } from '../layers/snapshots.ts';
+import { chainIds, type LayerStore, type LayerMeta } from '../layers/snapshots.ts';
+import { deleteImage, type DeleteOptions, type DeleteResponseItem } from './delete.ts';
 import { parseReference, withDefaultTag, fullName, familiarName, repoName, type Reference } from './reference.ts';
 import { writeJsonAtomic, readJson, removeTempFiles } from '../lib/fsutil.ts';
-import { notFound, conflict, invalidParameter, BerthError } from '../lib/errors.ts';
+import { notFound, invalidParameter, BerthError } from '../lib/errors.ts';
 
 export interface ContainerConfigPart {
   User?: string;
@@ -52,13 +53,7 @@ interface Repositories {
   refs: Record<string, string>; // full reference -> image id
 }
 
-export interface DeleteResponseItem {
-  Untagged?: string;
-  Deleted?: string;
-}
-
-// Who uses an image, asked of the container domain when deleting.
-export type ImageUsers = (imageId: string) => { id: string; running: boolean }[];
+export type { DeleteResponseItem, ImageUsers, DeleteOptions } from './delete.ts';
 
 export class ImageStore {
   private dir: string;
@@ -195,69 +190,62 @@ export class ImageStore {
     await this.saveRepos();
   }
 
-  // DELETE /images/{name}: untag, then delete the image and its now-unused layers, with Docker's conflict rules.
-  async remove(name: string, opts: { force: boolean; noprune: boolean; users: ImageUsers; layerInUse: (chainId: string) => boolean }): Promise<DeleteResponseItem[]> {
-    const rec = this.resolve(name);
-    const out: DeleteResponseItem[] = [];
-    const users = opts.users(rec.id);
-    const running = users.find((u) => u.running);
-    const short = rec.id.slice(7, 19);
-    const refs = this.refsOf(rec.id);
-    let byRef: string | undefined;
-    try {
-      const ref = parseReference(name);
-      const key = fullName(ref.digest ? ref : withDefaultTag(ref));
-      if (refs.includes(key)) byRef = key;
-    } catch { /* an ID */ }
-
-    if (byRef) {
-      // Removing one of several tags just untags.
-      if (refs.filter((r) => !r.includes('@')).length > 1 || (users.length > 0 && !opts.force && refs.length > 1)) {
-        await this.untag(byRef);
-        return [{ Untagged: familiarName(byRef) }];
-      }
-      if (users.length > 0 && !opts.force) {
-        throw conflict(`conflict: unable to remove repository reference "${name}" (must force) - container ${users[0].id.slice(0, 12)} is using its referenced image ${short}`);
-      }
-      if (running) {
-        throw conflict(`conflict: unable to delete ${short} (cannot be forced) - image is being used by running container ${running.id.slice(0, 12)}`);
-      }
-    } else {
-      if (running) {
-        throw conflict(`conflict: unable to delete ${short} (cannot be forced) - image is being used by running container ${running.id.slice(0, 12)}`);
-      }
-      if (refs.length > 1 && !opts.force) {
-        throw conflict(`conflict: unable to delete ${short} (must be forced) - image is referenced in multiple repositories`);
-      }
-      if (users.length > 0 && !opts.force) {
-        throw conflict(`conflict: unable to delete ${short} (must be forced) - image is being used by stopped container ${users[0].id.slice(0, 12)}`);
-      }
-    }
-    for (const r of refs) {
-      delete this.repos.refs[r];
-      out.push({ Untagged: familiarName(r) });
-    }
-    for (const rec2 of this.images.values()) if (rec2.parent === rec.id) rec2.parent = undefined;
-    await this.saveRepos();
-    this.images.delete(rec.id);
-    await fsp.rm(path.join(this.dir, `${rec.id.slice(7)}.json`), { force: true });
-    out.push({ Deleted: rec.id });
-    await this.content.delete(rec.id);
-    if (!opts.noprune) await this.pruneLayers(this.chainIdsOf(rec), opts.layerInUse);
-    return out;
+  // DELETE /images/{name}: Docker's ImageDelete (untag, conflicts, parent chain); see delete.ts.
+  async remove(name: string, opts: DeleteOptions): Promise<DeleteResponseItem[]> {
+    return (await deleteImage(this, name, opts)).items;
   }
 
-  // Removes the given layers (top first) that no image or container still needs.
-  async pruneLayers(chains: string[], layerInUse: (c: string) => boolean): Promise<void> {
+  // Every reference to an image, tags and digests (full form), in Docker's order (lexical by familiar form).
+  references(id: string): string[] {
+    const rec = this.images.get(id);
+    const all = new Set([...this.refsOf(id), ...(rec?.repoDigests ?? [])]);
+    return [...all].sort((a, b) => (familiarName(a) < familiarName(b) ? -1 : familiarName(a) > familiarName(b) ? 1 : 0));
+  }
+
+  // Drops one reference (tag or digest) of an image; a no-op when it is not there.
+  async removeReference(id: string, ref: string): Promise<void> {
+    if (this.repos.refs[ref] === id) {
+      delete this.repos.refs[ref];
+      await this.saveRepos();
+    }
+    const rec = this.images.get(id);
+    if (rec?.repoDigests.includes(ref)) {
+      rec.repoDigests = rec.repoDigests.filter((r) => r !== ref);
+      await this.saveRecord(rec);
+    }
+  }
+
+  // Local images whose parent is `id` (made from it by commit or a build).
+  children(id: string): ImageRecord[] {
+    return this.all().filter((r) => r.parent === id);
+  }
+
+  // Forgets an image (record and config blob); its references must be gone already. Layers stay: see pruneLayers.
+  async forgetImage(id: string): Promise<void> {
+    const refs = this.refsOf(id);
+    for (const ref of refs) delete this.repos.refs[ref];
+    if (refs.length) await this.saveRepos();
+    this.images.delete(id);
+    await fsp.rm(path.join(this.dir, `${id.slice(7)}.json`), { force: true });
+    await this.content.delete(id);
+  }
+
+  // Removes the given layers (top first) that no image or container still needs; returns those removed.
+  async pruneLayers(chains: string[], layerInUse: (c: string) => boolean): Promise<LayerMeta[]> {
+    const removed: LayerMeta[] = [];
     const needed = new Set<string>();
     for (const r of this.images.values()) for (const c of this.chainIdsOf(r)) needed.add(c);
     for (const c of [...chains].reverse()) {
       if (needed.has(c) || layerInUse(c)) continue;
-      const diffId = this.layers.get(c)?.diffId;
+      const meta = this.layers.get(c);
+      if (!meta) continue;
+      const diffId = meta.diffId;
       await this.layers.remove(c);
+      removed.push(meta);
       // The layer's tar (its DiffID blob) goes with the last layer made from it: save needs it while one is left.
       if (diffId && !this.layers.all().some((m) => m.diffId === diffId)) await this.content.delete(diffId);
     }
+    return removed;
   }
 
   isDangling(rec: ImageRecord): boolean {
