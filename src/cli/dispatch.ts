@@ -60,6 +60,13 @@ const cmd = {
   networkConnect: { short: 'Connect a container to a network', load: () => import('./commands/network.ts').then((m) => m.networkConnectCommand) },
   networkDisconnect: { short: 'Disconnect a container from a network', load: () => import('./commands/network.ts').then((m) => m.networkDisconnectCommand) },
   port: { short: 'List port mappings or a specific mapping for the container', load: () => import('./commands/port.ts').then((m) => m.portCommand) },
+  pull: { short: 'Download an image from a registry', load: () => import('./commands/pull.ts').then((m) => m.pullCommand) },
+  push: { short: 'Upload an image to a registry', load: () => import('./commands/push.ts').then((m) => m.pushCommand) },
+  login: { short: 'Authenticate to a registry', load: () => import('./commands/login.ts').then((m) => m.loginCommand) },
+  logout: { short: 'Log out from a registry', load: () => import('./commands/login.ts').then((m) => m.logoutCommand) },
+  search: { short: 'Search Docker Hub for images', load: () => import('./commands/search.ts').then((m) => m.searchCommand) },
+  imagePrune: { short: 'Remove unused images', load: () => import('./commands/image-prune.ts').then((m) => m.imagePruneCommand) },
+  systemDf: { short: 'Show docker disk usage', load: () => import('./commands/system-df.ts').then((m) => m.systemDfCommand) },
   bootstrap: { short: 'Create the offline busybox base image from the host\'s busybox binary', load: () => import('./commands/bootstrap.ts').then((m) => m.bootstrapCommand) },
 } satisfies Record<string, Entry>;
 
@@ -70,9 +77,9 @@ const topLevel: Record<string, Entry> = {
   restart: cmd.restart, rm: cmd.rm, rmi: cmd.rmi, save: cmd.save, start: cmd.start, stop: cmd.stop, tag: cmd.tag, wait: cmd.wait,
   cp: cmd.cp, diff: cmd.diff, export: cmd.export, commit: cmd.commit,
   stats: cmd.stats, top: cmd.top, events: cmd.events, update: cmd.update, rename: cmd.rename, pause: cmd.pause, unpause: cmd.unpause,
-  port: cmd.port,
+  port: cmd.port, pull: cmd.pull, push: cmd.push, login: cmd.login, logout: cmd.logout, search: cmd.search,
 };
-const common = ['run', 'exec', 'ps', 'images', 'version', 'info'];
+const common = ['run', 'exec', 'ps', 'pull', 'push', 'images', 'login', 'logout', 'search', 'version', 'info'];
 
 interface Group {
   short: string;
@@ -96,7 +103,7 @@ const groups: Record<string, Group> = {
     short: 'Manage images',
     commands: {
       bootstrap: cmd.bootstrap, import: cmd.import, inspect: cmd.imageInspect, load: cmd.load, ls: cmd.images, rm: cmd.rmi,
-      save: cmd.save, tag: cmd.tag,
+      save: cmd.save, tag: cmd.tag, pull: cmd.pull, push: cmd.push, prune: cmd.imagePrune,
     },
     aliases: { list: 'ls', remove: 'rm' },
   },
@@ -115,7 +122,7 @@ const groups: Record<string, Group> = {
   },
   system: {
     short: 'Manage Berth',
-    commands: { info: cmd.info, events: cmd.events },
+    commands: { info: cmd.info, events: cmd.events, df: cmd.systemDf },
     aliases: {},
   },
 };

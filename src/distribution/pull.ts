@@ -252,34 +252,60 @@ async function pullResolved(ctx: PullContext, client: RegistryClient, ref: Refer
       }
     };
     for (let k = 0; k < Math.min(ctx.maxConcurrentDownloads, queue.length); k++) slots.push(runSlot());
-    // Unpacking follows in layer order, each as soon as its download and the layer below it are done.
-    for (let i = 0; i < layers.length; i++) {
-      if (!need[i]) continue;
+    // Each layer unpacks into its own directory (overlay keeps them apart), so unpacking does not wait for the
+    // layer below: a layer is unpacked as soon as it is downloaded, as many at once as there are cores. Docker
+    // unpacks in order, one at a time.
+    const unpackSlots = Math.max(1, Math.min(2, os.cpus().length));
+    let running = 0;
+    const waiters: (() => void)[] = [];
+    const acquire = async () => {
+      while (running >= unpackSlots) await new Promise<void>((r) => waiters.push(r));
+      running++;
+    };
+    const release = () => {
+      running--;
+      waiters.shift()?.();
+    };
+    const unpack = async (i: number) => {
       await downloaded.get(i)!;
-      const file = files.get(i)!;
-      const id = short(layers[i].digest);
-      const total = layers[i].size;
-      let n = 0;
-      let last = 0;
-      const progress = new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          n += chunk.length;
-          const now = Date.now();
-          if (now - last > 100 || n === total) {
-            last = now;
-            report(progressMessage('Extracting', id, n, total));
-          }
-          cb(null, chunk);
-        },
-      });
-      const src = createReadStream(file, { highWaterMark: 1 << 20 }).pipe(progress);
-      const { diffId } = await importLayer(ctx.store, i === 0 ? undefined : chains[i - 1], src, signal);
-      if (diffId !== diffIds[i]) throw invalidParameter(`layer ${layers[i].digest}: its content does not match the image config (diff ID ${diffId}, expected ${diffIds[i]})`);
-      await fsp.rm(file, { force: true });
-      files.delete(i);
-      report({ status: 'Pull complete', id, progressDetail: {} });
-      await ctx.meta.add(diffId, { digest: layers[i].digest, size: layers[i].size, mediaType: layers[i].mediaType, repo: repoName(ref) });
-    }
+      await acquire();
+      try {
+        if (dlSignal.aborted) throw new BerthError('internal', 'context canceled');
+        const file = files.get(i)!;
+        const id = short(layers[i].digest);
+        const total = layers[i].size;
+        let n = 0;
+        let last = 0;
+        const progress = new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            n += chunk.length;
+            const now = Date.now();
+            if (now - last > 100 || n === total) {
+              last = now;
+              report(progressMessage('Extracting', id, n, total));
+            }
+            cb(null, chunk);
+          },
+        });
+        const src = createReadStream(file, { highWaterMark: 1 << 20 }).pipe(progress);
+        const { diffId } = await importLayer(ctx.store, i === 0 ? undefined : chains[i - 1], src, dlSignal);
+        if (diffId !== diffIds[i]) throw invalidParameter(`layer ${layers[i].digest}: its content does not match the image config (diff ID ${diffId}, expected ${diffIds[i]})`);
+        await fsp.rm(file, { force: true });
+        files.delete(i);
+        report({ status: 'Pull complete', id, progressDetail: {} });
+        await ctx.meta.add(diffId, { digest: layers[i].digest, size: layers[i].size, mediaType: layers[i].mediaType, repo: repoName(ref) });
+      } finally {
+        release();
+      }
+    };
+    // The first failure is the one reported; the others are the cancellations it caused.
+    let firstErr: unknown;
+    const unpacks = layers.map((_, i) => i).filter((i) => need[i]).map((i) => unpack(i).catch((err) => {
+      firstErr ??= err;
+      local.abort();
+    }));
+    await Promise.all(unpacks);
+    if (firstErr) throw firstErr;
     await Promise.all(slots);
   } catch (err) {
     local.abort();

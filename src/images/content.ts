@@ -93,6 +93,34 @@ export class ContentStore {
     }
   }
 
+  // Writes a stream whose digest another reader of the same bytes computes (a layer's DiffID, hashed while it
+  // is unpacked): one hash pass instead of two. The blob becomes visible only with `commit(digest)`.
+  async ingestStream(src: Readable, signal?: AbortSignal): Promise<{ size: number; commit: (digest: string) => Promise<void>; abort: () => Promise<void> }> {
+    const tmp = path.join(this.ingest, randomBytes(8).toString('hex'));
+    let size = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        size += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(src, tap, createWriteStream(tmp), { signal });
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+    return {
+      size,
+      commit: async (digest: string) => {
+        checkDigest(digest);
+        if (this.has(digest)) await fsp.rm(tmp, { force: true });
+        else await fsp.rename(tmp, this.path(digest));
+      },
+      abort: () => fsp.rm(tmp, { force: true }),
+    };
+  }
+
   async delete(digest: string): Promise<void> {
     await fsp.rm(this.path(digest), { force: true });
   }

@@ -62,20 +62,19 @@ export async function importLayer(store: ImageStore, parent: string | undefined,
   });
   plain.on('end', () => { toBlob.end(); toLayer.end(); });
   plain.on('error', (e) => { toBlob.destroy(e); toLayer.destroy(e); });
+  // The tar is hashed once, by the unpacking (its DiffID); the blob copy is committed under that digest.
   const [blobR, metaR] = await Promise.allSettled([
-    store.content.putStream(toBlob, undefined, signal),
+    store.content.ingestStream(toBlob, signal),
     store.layers.create(parent, toLayer, signal),
   ]);
   if (metaR.status === 'rejected') {
-    // A layer that failed to unpack (a hostile or broken tar) leaves no blob behind, unless another layer or
-    // an image already had those bytes.
-    const d = blobR.status === 'fulfilled' ? blobR.value.digest : undefined;
-    if (d && !store.get(d) && !store.layers.all().some((m) => m.diffId === d)) await store.content.delete(d).catch(() => {});
+    // A layer that failed to unpack (a hostile or broken tar) leaves no blob behind.
+    if (blobR.status === 'fulfilled') await blobR.value.abort().catch(() => {});
     throw metaR.reason;
   }
   if (blobR.status === 'rejected') throw blobR.reason;
   const [blob, meta] = [blobR.value, metaR.value];
-  if (blob.digest !== meta.diffId) throw invalidParameter(`layer digest mismatch: ${blob.digest} != ${meta.diffId}`);
+  await blob.commit(meta.diffId);
   return { chainId: meta.chainId, diffId: meta.diffId };
 }
 

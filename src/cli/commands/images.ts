@@ -77,7 +77,7 @@ export function imageRefs(img: ImageSummary, showDigests: boolean, needDigest: b
   return rows;
 }
 
-function imageRow(img: ImageSummary, repo: string, tag: string, digest: string, trunc: boolean, now: Date) {
+export function imageRow(img: ImageSummary, repo: string, tag: string, digest: string, trunc: boolean, now: Date) {
   const created = new Date((img.Created ?? 0) * 1000);
   const size = img.Size ?? 0;
   const shared = img.SharedSize ?? -1;

@@ -11,6 +11,7 @@ import { readConfigFile } from '../display.ts';
 import { attachContainer, forwardSignals, monitorTtySize, type AttachSession } from '../attach.ts';
 import { displayJSONMessages } from '../json-progress.ts';
 import { registerWait } from '../container-wait.ts';
+import { CliConfigFile, registryAuthHeader } from '../auth-config.ts';
 
 const runFlags = [
   ...containerFlags(),
@@ -31,16 +32,13 @@ function validatePull(p: string, cmd: string): void {
   }
 }
 
-function registryAuth(): string {
-  // No stored credentials yet: an empty auth config, as docker sends for anonymous pulls.
-  return Buffer.from('{}').toString('base64');
-}
-
+/** pullImage in docker's create.go: ImageCreate with the stored credentials of the image's registry. */
 async function pullImage(cli: Cli, ref: ImageRef, platform: string, quiet: boolean): Promise<void> {
   const client = cli.client();
+  const auth = registryAuthHeader(CliConfigFile.loadOrWarn(cli.configDir, cli.err), ref.name);
   const res = await client.request('POST', '/images/create', {
-    query: { fromImage: ref.name, tag: ref.digest ?? ref.tag ?? 'latest', platform: platform || undefined },
-    headers: { 'X-Registry-Auth': registryAuth() },
+    query: { fromImage: ref.name, tag: ref.digest ?? ref.tag ?? 'latest', platform: platform.toLowerCase() || undefined },
+    headers: { 'X-Registry-Auth': auth },
   });
   const sink = quiet ? { write: () => true } : cli.err;
   await displayJSONMessages(res, sink);
