@@ -13,8 +13,8 @@ const DEFAULT_DOMAIN = 'docker.io';
 export class InvalidReferenceError extends Error {}
 
 export function parseNormalizedNamed(s: string): ImageRef {
-  if (s === '' || /[A-Z]/.test(s.split('@')[0].split('/').slice(-1)[0].split(':')[0])) {
-    throw new InvalidReferenceError(s === '' ? 'invalid reference format' : 'invalid reference format: repository name (library/' + s.split('@')[0].replace(/:[^/]*$/, '') + ') must be lowercase');
+  if (s === '') {
+    throw new InvalidReferenceError('invalid reference format');
   }
   let rest = s;
   let digest: string | undefined;
