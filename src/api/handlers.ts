@@ -1,18 +1,16 @@
 // The Docker Engine API routes. Handlers translate HTTP to domain calls, named after Docker's operation ids.
 import os from 'node:os';
-import type { ServerResponse } from 'node:http';
 import type { Daemon } from '../daemon/daemon.ts';
 import {
   Router, API_VERSION, MIN_API_VERSION, ENGINE_VERSION, readJson, sendJson, sendEmpty, sendText, boolParam, intParam,
   filtersParam, validateFilters, startStream, hijack, type Ctx,
 } from './router.ts';
 import { containerInspect, containerSummary, imageInspect, imageSummary, imageHistory } from './views.ts';
-import { invalidParameter, notFound, conflict, BerthError } from '../lib/errors.ts';
+import { invalidParameter, conflict, BerthError } from '../lib/errors.ts';
 import { loadImages, saveImages, importImage } from '../images/transfer.ts';
-import { parseReference, fullName, withDefaultTag, repoName, familiarName } from '../images/reference.ts';
+import { parseReference, fullName, withDefaultTag, familiarName } from '../images/reference.ts';
 import { streamLogs } from '../containers/logs.ts';
 import { HEALTH_FILTER_VALUES, healthFilterValue } from '../containers/health.ts';
-import type { ProgressMessage } from '../lib/progress.ts';
 import type { ContainerRecord } from '../containers/types.ts';
 import { parseTimestampParam } from '../lib/timestamps.ts';
 import { registerExecRoutes } from './routes-exec.ts';

@@ -32,9 +32,8 @@ export async function imagePull(d: Daemon, ctx: Ctx, fromImage: string): Promise
   await progressStream(ctx, async (report, signal) => {
     if (!refs.length) refs = (await listTags(d, base.domain, base.path, auth, signal)).map((t) => fullName({ ...base, tag: t }));
     for (const r of refs) {
-      const rec = await d.distribution.pull(r, { auth, platform, report, signal });
+      await d.distribution.pull(r, { auth, platform, report, signal });
       d.emitEvent('image', 'pull', familiarName(r), { name: familiarName(r) });
-      void rec;
     }
   });
 }

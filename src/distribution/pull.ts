@@ -119,7 +119,6 @@ async function pullFromEndpoints(ctx: PullContext, ref: Reference, opts: PullOpt
 interface Resolved { manifest: Manifest; digest: string; configBytes?: Buffer }
 
 async function resolveManifest(client: RegistryClient, ref: Reference, opts: PullOptions): Promise<Resolved> {
-  const repo = ref.path;
   const wantRef = ref.digest ?? ref.tag ?? 'latest';
   let { body, digest } = await fetchManifest(client, ref, wantRef, opts.signal);
   let manifest = parseManifest(body);
@@ -134,7 +133,6 @@ async function resolveManifest(client: RegistryClient, ref: Reference, opts: Pul
     manifest = parseManifest(body);
     if (manifest.manifests) throw invalidParameter('invalid manifest: an index inside an index');
     // The digest Docker records for a multi-platform image is the index's (what the user pulled).
-    void repo;
   }
   if (!manifest.config || !Array.isArray(manifest.layers)) throw invalidParameter(`unsupported manifest format: ${manifest.mediaType ?? 'schema ' + manifest.schemaVersion}`);
   checkDescriptor(manifest.config, 'config');

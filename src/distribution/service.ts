@@ -6,7 +6,7 @@ import { parseReference, withDefaultTag, type Reference } from '../images/refere
 import { BerthError, invalidParameter } from '../lib/errors.ts';
 import type { Report } from '../lib/progress.ts';
 import { RegistryClient, endpointsFor, readAll, registryErrorText, DOCKER_HUB, type RegistryOptions } from './client.ts';
-import { hasCredentials, type AuthConfig } from './auth.ts';
+import type { AuthConfig } from './auth.ts';
 import { LayerMetadata } from './metadata.ts';
 import { pullImage } from './pull.ts';
 import { pushImage, type PushResult } from './push.ts';
@@ -97,7 +97,6 @@ export class DistributionService {
     res.body.resume();
     if (res.status === 401 || res.status === 403) throw new BerthError('unauthorized', `login attempt to ${res.url} failed with status: ${res.status} ${res.status === 401 ? 'Unauthorized' : 'Forbidden'}`);
     if (res.status !== 200) throw new BerthError('internal', `login attempt to ${res.url} failed with status: ${res.status}`);
-    void hasCredentials;
     return { Status: 'Login Succeeded', IdentityToken: '' };
   }
 

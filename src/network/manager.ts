@@ -253,7 +253,7 @@ export class NetworkManager {
 
   async create(body: AnyObj): Promise<{ Id: string; Warning: string }> {
     const name = String(body?.Name ?? '');
-    if (!name) throw invalidParameter('network name is required'.replace(/^./, (c) => c.toUpperCase()).replace('Network', 'network'));
+    if (!name) throw invalidParameter('network name is required');
     if (PREDEFINED.has(name)) throw forbidden(`operation is not permitted on predefined ${name} network `.trimEnd());
     if (this.list().some((n) => n.Name === name)) throw conflict(`network with name ${name} already exists`);
     const driver = body.Driver || 'bridge';
