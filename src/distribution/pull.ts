@@ -12,7 +12,7 @@ import { chainIds } from '../layers/snapshots.ts';
 import { importLayer } from '../images/transfer.ts';
 import { fullName, familiarName, repoName, type Reference } from '../images/reference.ts';
 import { BerthError, invalidParameter, notFound } from '../lib/errors.ts';
-import { progressMessage, type Report } from '../lib/progress.ts';
+import { progressMessage, progressCounter, type Report } from '../lib/progress.ts';
 import { RegistryClient, endpointsFor, MEDIA, readAll, registryErrorCodes, DOCKER_HUB, type RegistryOptions, type Response } from './client.ts';
 import type { AuthConfig } from './auth.ts';
 import type { LayerMetadata } from './metadata.ts';
@@ -272,20 +272,7 @@ async function pullResolved(ctx: PullContext, client: RegistryClient, ref: Refer
         const file = files.get(i)!;
         const id = short(layers[i].digest);
         const total = layers[i].size;
-        let n = 0;
-        let last = 0;
-        const progress = new Transform({
-          transform(chunk: Buffer, _e, cb) {
-            n += chunk.length;
-            const now = Date.now();
-            if (now - last > 100 || n === total) {
-              last = now;
-              report(progressMessage('Extracting', id, n, total));
-            }
-            cb(null, chunk);
-          },
-        });
-        const src = createReadStream(file, { highWaterMark: 1 << 20 }).pipe(progress);
+        const src = createReadStream(file, { highWaterMark: 1 << 20 }).pipe(progressCounter(total, (n) => report(progressMessage('Extracting', id, n, total))));
         const { diffId } = await importLayer(ctx.store, i === 0 ? undefined : chains[i - 1], src, dlSignal);
         if (diffId !== diffIds[i]) throw invalidParameter(`layer ${layers[i].digest}: its content does not match the image config (diff ID ${diffId}, expected ${diffIds[i]})`);
         await fsp.rm(file, { force: true });

@@ -8,7 +8,7 @@ import zlib from 'node:zlib';
 import type { ImageStore, ImageRecord } from '../images/store.ts';
 import { fullName, familiarName, repoName, type Reference } from '../images/reference.ts';
 import { BerthError, notFound } from '../lib/errors.ts';
-import { progressMessage, type Report } from '../lib/progress.ts';
+import { progressMessage, progressCounter, type Report } from '../lib/progress.ts';
 import { RegistryClient, endpointsFor, MEDIA, type RegistryOptions } from './client.ts';
 import type { AuthConfig } from './auth.ts';
 import type { LayerMetadata, BlobSource } from './metadata.ts';
@@ -124,20 +124,8 @@ async function pushLayer(ctx: PushContext, client: RegistryClient, ref: Referenc
   let size = 0;
   const make = () => {
     const hash = createHash('sha256');
-    let read = 0;
-    let last = 0;
     size = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        read += chunk.length;
-        const now = Date.now();
-        if (now - last > 100 || read === total) {
-          last = now;
-          report(progressMessage('Pushing', id, read, total));
-        }
-        cb(null, chunk);
-      },
-    });
+    const counter = progressCounter(total, (n) => report(progressMessage('Pushing', id, n, total)));
     const hasher = new Transform({
       transform(chunk: Buffer, _e, cb) {
         hash.update(chunk);

@@ -3,7 +3,7 @@
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { PassThrough, Readable, Transform } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
 import type { ImageStore, ImageRecord, ImageConfig, ContainerConfigPart } from './store.ts';
@@ -14,7 +14,7 @@ import { parseReference, withDefaultTag, fullName, familiarName, repoName } from
 import { applyChanges } from './changes.ts';
 import { sha256 } from './content.ts';
 import { invalidParameter, notFound } from '../lib/errors.ts';
-import { progressMessage, type Report } from '../lib/progress.ts';
+import { progressMessage, progressCounter as counter, type Report } from '../lib/progress.ts';
 
 const MEDIA_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const MEDIA_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -24,23 +24,6 @@ const MEDIA_LAYER = 'application/vnd.oci.image.layer.v1.tar';
 // Peeks at the first bytes and decompresses gzip or zstd; plain tar passes through.
 export async function decompressed(src: Readable): Promise<Readable> {
   return Readable.from(await decompress(src), { objectMode: false });
-}
-
-// Counts bytes flowing through, reporting progress at most every 100 ms.
-function counter(total: number, onProgress: (n: number) => void): Transform {
-  let n = 0;
-  let last = 0;
-  return new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      n += chunk.length;
-      const now = Date.now();
-      if (now - last > 100 || n === total) {
-        last = now;
-        onProgress(n);
-      }
-      cb(null, chunk);
-    },
-  });
 }
 
 // Unpacks a layer tar on top of `parent`, keeping the uncompressed tar as a blob (its digest is the DiffID,

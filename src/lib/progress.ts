@@ -1,4 +1,6 @@
 // Docker's JSON progress messages (jsonmessage): what `docker pull/load/push` clients parse to draw bars.
+import { Transform } from 'node:stream';
+
 export interface ProgressMessage {
   status?: string;
   id?: string;
@@ -36,4 +38,21 @@ export function progressBar(current: number, total: number): string {
 
 export function progressMessage(status: string, id: string, current: number, total: number): ProgressMessage {
   return { status, id, progressDetail: { current, total }, progress: progressBar(current, total) };
+}
+
+// Counts the bytes flowing through, reporting at most every 100 ms (and at the total).
+export function progressCounter(total: number, onProgress: (n: number) => void): Transform {
+  let n = 0;
+  let last = 0;
+  return new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      n += chunk.length;
+      const now = Date.now();
+      if (now - last > 100 || n === total) {
+        last = now;
+        onProgress(n);
+      }
+      cb(null, chunk);
+    },
+  });
 }
