@@ -62,6 +62,7 @@ const cmd = {
   port: { short: 'List port mappings or a specific mapping for the container', load: () => import('./commands/port.ts').then((m) => m.portCommand) },
   pull: { short: 'Download an image from a registry', load: () => import('./commands/pull.ts').then((m) => m.pullCommand) },
   push: { short: 'Upload an image to a registry', load: () => import('./commands/push.ts').then((m) => m.pushCommand) },
+  registry: { short: 'Run and manage a Berth image registry', load: () => Promise.reject(new Error('berth registry is dispatched before the API commands')) },
   login: { short: 'Authenticate to a registry', load: () => import('./commands/login.ts').then((m) => m.loginCommand) },
   logout: { short: 'Log out from a registry', load: () => import('./commands/login.ts').then((m) => m.logoutCommand) },
   search: { short: 'Search Docker Hub for images', load: () => import('./commands/search.ts').then((m) => m.searchCommand) },
@@ -187,6 +188,13 @@ async function main(argv: string[]): Promise<number> {
   if (parsed.help || name === undefined) {
     process.stdout.write(rootHelp());
     return 0;
+  }
+
+  // The registry server and its admin commands are their own program (they do not talk to berthd): they take
+  // their arguments as they are.
+  if (name === 'registry') {
+    const { registryMain } = await import('../registry/main.ts');
+    return registryMain(rest, { in: process.stdin, out: process.stdout, err: process.stderr });
   }
 
   let path = `${BIN} ${name}`;

@@ -6,7 +6,7 @@ import { parseReference, withDefaultTag, type Reference } from '../images/refere
 import { BerthError, invalidParameter } from '../lib/errors.ts';
 import type { Report } from '../lib/progress.ts';
 import { RegistryClient, endpointsFor, readAll, registryErrorText, DOCKER_HUB, type RegistryOptions } from './client.ts';
-import type { AuthConfig } from './auth.ts';
+import { basicHeader, type AuthConfig } from './auth.ts';
 import { LayerMetadata } from './metadata.ts';
 import { pullImage } from './pull.ts';
 import { pushImage, type PushResult } from './push.ts';
@@ -116,7 +116,9 @@ export class DistributionService {
     if (limit < 1 || limit > 100) throw invalidParameter(`limit ${limit} is outside the range of [1, 100]`);
     const base = domain === DOCKER_HUB ? { base: 'https://index.docker.io', mirror: false, fallbackHttp: false } : endpointsFor(domain, this.registry, 'pull')[0];
     const client = new RegistryClient(domain, base, auth, this.cfg.userAgent);
-    const res = await client.request('GET', `/v1/search?q=${encodeURIComponent(q)}&n=${limit}`, { signal });
+    // Search answers anonymous callers with public repositories only: send the credentials at once.
+    const headers: Record<string, string> = auth?.username ? { Authorization: basicHeader(auth.username, auth.password ?? '') } : {};
+    const res = await client.request('GET', `/v1/search?q=${encodeURIComponent(q)}&n=${limit}`, { signal, headers });
     if (res.status === 404) {
       res.body.resume();
       throw new BerthError('not-found', `Unexpected status code 404: ${domain} does not support search (no /v1/search endpoint)`);
