@@ -25,6 +25,7 @@ import { registerContainerOpsRoutes } from './routes-container-ops.ts';
 import { registerImageHousekeepingRoutes } from './routes-image-housekeeping.ts';
 import { progressStream } from './progress-stream.ts';
 import { registerDistributionRoutes, imagePull } from './routes-distribution.ts';
+import { registerBuildRoutes } from './routes-build.ts';
 
 export function buildRouter(d: Daemon): Router {
   const r = new Router();
@@ -207,6 +208,7 @@ export function buildRouter(d: Daemon): Router {
   registerVolumeRoutes(r, d);
   registerNetworkRoutes(r, d);
   registerDistributionRoutes(r, d);
+  registerBuildRoutes(r, d);
   registerArchiveRoutes(r, d);
   registerContainerOpsRoutes(r, d);
   registerImageHousekeepingRoutes(r, d);

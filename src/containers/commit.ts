@@ -24,6 +24,9 @@ export interface CommitOptions {
   changes: string[];
   /** A container config from the request body; defaults to the container's own. */
   config?: AnyObj;
+  /** The builder's: the history line (default: the container's command) and the step's cache key config. */
+  createdBy?: string;
+  containerConfig?: AnyObj;
 }
 
 export interface CommitResult {
@@ -133,7 +136,7 @@ export async function commitContainer(host: ContainerFsHost, images: ImageStore,
   const empty = diffId === EMPTY_LAYER_DIFF_ID;
   const history: NonNullable<ImageConfig['history']>[number] = { created };
   if (opts.author) history.author = opts.author;
-  history.created_by = (c.Config.Cmd ?? []).join(' ');
+  history.created_by = opts.createdBy ?? (c.Config.Cmd ?? []).join(' ');
   if (opts.comment) history.comment = opts.comment;
   if (empty) history.empty_layer = true;
   const pc = parent.config;
@@ -146,6 +149,7 @@ export async function commitContainer(host: ContainerFsHost, images: ImageStore,
     config: newConfig,
     rootfs: { type: 'layers', diff_ids: empty ? [...pc.rootfs.diff_ids] : [...pc.rootfs.diff_ids, diffId] },
     history: [...(pc.history ?? []), history],
+    ...(opts.containerConfig ? { container_config: opts.containerConfig } : {}),
   };
   const image = await images.addImage(Buffer.from(JSON.stringify(config)), { parent: parent.id });
   const ref = target ? await images.tag(image.id, target) : undefined;
