@@ -8,7 +8,7 @@ import { timeIt, median } from './lib.ts';
 import { startDaemon, BERTH, DOCKER, run } from '../test/harness.ts';
 
 const runs = Number(process.argv[2] ?? 5);
-const RUNS = ['echo one > /one', 'seq 1 20000 > /numbers', 'wc -l /numbers > /count'];
+const RUNS = ['echo one > /one', 'seq 1 20000 > /numbers', 'seq 1 20000 | wc -l > /count'];
 const dockerfile = ['FROM busybox', `RUN ${RUNS[0]}`, 'COPY app.txt /app.txt', `RUN ${RUNS[1]}`, `RUN ${RUNS[2]}`, 'CMD ["cat", "/count"]'].join('\n');
 
 const d = await startDaemon();

@@ -199,3 +199,39 @@ test('a hostile context tar (../ names, absolute names, a symlink out of the con
   assert.equal(r.code, 0, r.stderr);
   assert.equal(await runIn('symlinked:1', 'readlink /ctx/shadow-link'), '/etc/shadow');
 });
+
+test('FROM scratch with COPY; ADD unpacks a local tar; SHELL, HEALTHCHECK and ONBUILD triggers', async () => {
+  const tarDir = context('tarsrc', { 'inner/hello.txt': 'from tar\n' });
+  const ctx = context('misc', {
+    Dockerfile: [
+      'FROM busybox AS base',
+      'SHELL ["/bin/sh", "-ec"]',
+      'ADD files.tar /unpacked/',
+      'HEALTHCHECK --interval=5s --retries=2 CMD true',
+      'ONBUILD RUN echo triggered > /onbuild.txt',
+      'RUN echo "shell is $0" > /shell.txt',
+      'FROM scratch AS bare',
+      'COPY only.txt /only.txt',
+    ].join('\n'),
+    'only.txt': 'alone\n',
+  });
+  const t = await docker(d, ['run', '--rm', '-v', `${tarDir}:/src:ro`, '-v', `${ctx}:/out`, 'busybox', 'tar', '-cf', '/out/files.tar', '-C', '/src', 'inner'], {});
+  assert.equal(t.code, 0, t.stderr);
+  const base = await docker(d, ['build', '-t', 'misc:base', '--target', 'base', ctx], classic);
+  assert.equal(base.code, 0, base.stderr + base.stdout);
+  assert.equal(await runIn('misc:base', 'cat /unpacked/inner/hello.txt /shell.txt'), 'from tar\nshell is /bin/sh');
+  const hc = JSON.parse(await dockerOk(d, ['image', 'inspect', '-f', '{{json .Config.Healthcheck}}', 'misc:base']));
+  assert.deepEqual(hc, { Test: ['CMD-SHELL', 'true'], Interval: 5e9, Retries: 2 }); // the shell form, as Docker records it
+  // A build FROM it runs the trigger.
+  const child = context('onbuild', { Dockerfile: 'FROM misc:base\nRUN true\n' });
+  const c = await docker(d, ['build', '-t', 'misc:child', child], classic);
+  assert.equal(c.code, 0, c.stderr + c.stdout);
+  assert.equal(await runIn('misc:child', 'cat /onbuild.txt'), 'triggered');
+  // A scratch stage: only the copied file, one layer.
+  const bare = await docker(d, ['build', '-t', 'misc:bare', '--target', 'bare', ctx], classic);
+  assert.equal(bare.code, 0, bare.stderr + bare.stdout);
+  assert.equal(JSON.parse(await dockerOk(d, ['image', 'inspect', '-f', '{{json .RootFS.Layers}}', 'misc:bare'])).length, 1);
+  const id = await dockerOk(d, ['create', 'misc:bare', '/x']);
+  assert.equal(await dockerOk(d, ['cp', `${id}:/only.txt`, '-']).then((s) => s.length > 0), true);
+  await dockerOk(d, ['rm', id]);
+});
