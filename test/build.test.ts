@@ -235,3 +235,15 @@ test('FROM scratch with COPY; ADD unpacks a local tar; SHELL, HEALTHCHECK and ON
   assert.equal(await dockerOk(d, ['cp', `${id}:/only.txt`, '-']).then((s) => s.length > 0), true);
   await dockerOk(d, ['rm', id]);
 });
+
+test('docker build -f with a Dockerfile outside the context, and -f - from stdin (the docker CLI sends those tars unterminated)', async () => {
+  const dir = context('outside-ctx', { 'in.txt': 'inside\n' });
+  const df = path.join(work, 'Dockerfile.outside');
+  writeFileSync(df, 'FROM busybox\nCOPY in.txt /in.txt\n');
+  const r = await docker(d, ['build', '-t', 'outside:1', '-f', df, dir], classic);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.equal(await runIn('outside:1', 'cat /in.txt'), 'inside');
+  const s = await docker(d, ['build', '-t', 'stdin:1', '-f', '-', dir], { ...classic, input: 'FROM busybox\nCOPY in.txt /from-stdin.txt\n' });
+  assert.equal(s.code, 0, s.stderr + s.stdout);
+  assert.equal(await runIn('stdin:1', 'cat /from-stdin.txt'), 'inside');
+});

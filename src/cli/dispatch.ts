@@ -68,6 +68,8 @@ const cmd = {
   search: { short: 'Search Docker Hub for images', load: () => import('./commands/search.ts').then((m) => m.searchCommand) },
   imagePrune: { short: 'Remove unused images', load: () => import('./commands/image-prune.ts').then((m) => m.imagePruneCommand) },
   systemDf: { short: 'Show docker disk usage', load: () => import('./commands/system-df.ts').then((m) => m.systemDfCommand) },
+  build: { short: 'Build an image from a Dockerfile', load: () => import('./commands/build.ts').then((m) => m.buildCommand) },
+  builderPrune: { short: 'Remove build cache', load: () => import('./commands/build.ts').then((m) => m.builderPruneCommand) },
   bootstrap: { short: 'Create the offline busybox base image from the host\'s busybox binary', load: () => import('./commands/bootstrap.ts').then((m) => m.bootstrapCommand) },
 } satisfies Record<string, Entry>;
 
@@ -79,8 +81,9 @@ const topLevel: Record<string, Entry> = {
   cp: cmd.cp, diff: cmd.diff, export: cmd.export, commit: cmd.commit,
   stats: cmd.stats, top: cmd.top, events: cmd.events, update: cmd.update, rename: cmd.rename, pause: cmd.pause, unpause: cmd.unpause,
   port: cmd.port, pull: cmd.pull, push: cmd.push, login: cmd.login, logout: cmd.logout, search: cmd.search,
+  build: cmd.build,
 };
-const common = ['run', 'exec', 'ps', 'pull', 'push', 'images', 'login', 'logout', 'search', 'version', 'info'];
+const common = ['run', 'exec', 'ps', 'build', 'pull', 'push', 'images', 'login', 'logout', 'search', 'version', 'info'];
 
 interface Group {
   short: string;
@@ -89,6 +92,11 @@ interface Group {
 }
 
 const groups: Record<string, Group> = {
+  builder: {
+    short: 'Manage builds',
+    commands: { build: cmd.build, prune: cmd.builderPrune },
+    aliases: {},
+  },
   container: {
     short: 'Manage containers',
     commands: {
@@ -104,7 +112,7 @@ const groups: Record<string, Group> = {
     short: 'Manage images',
     commands: {
       bootstrap: cmd.bootstrap, import: cmd.import, inspect: cmd.imageInspect, load: cmd.load, ls: cmd.images, rm: cmd.rmi,
-      save: cmd.save, tag: cmd.tag, pull: cmd.pull, push: cmd.push, prune: cmd.imagePrune,
+      save: cmd.save, tag: cmd.tag, pull: cmd.pull, push: cmd.push, prune: cmd.imagePrune, build: cmd.build,
     },
     aliases: { list: 'ls', remove: 'rm' },
   },

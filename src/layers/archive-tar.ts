@@ -142,6 +142,16 @@ export class ByteSource {
     }
   }
 
+  /** Skips up to n bytes; false when the input ends first. */
+  async skipUpTo(n: number): Promise<boolean> {
+    while (n > 0) {
+      const b = await this.readSome(Math.min(n, 1 << 20));
+      if (b.length === 0) return false;
+      n -= b.length;
+    }
+    return true;
+  }
+
   /** Consumes the rest of the input. */
   async drain(): Promise<void> {
     this.chunks = [];
@@ -293,8 +303,15 @@ export class TarReader {
 
   async next(): Promise<TarHeader | null> {
     if (this.done) return null;
-    await this.src.skip(this.remaining + this.padding);
+    await this.src.skip(this.remaining);
+    // The docker CLI sends some build contexts cut right after the last file's content (no padding, no end
+    // blocks): the content is whole, so that is the end.
+    const padded = await this.src.skipUpTo(this.padding);
     this.remaining = this.padding = 0;
+    if (!padded) {
+      this.done = true;
+      return null;
+    }
 
     let pax: Map<string, Buffer> | null = null;
     let longName: string | null = null;
