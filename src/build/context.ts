@@ -7,7 +7,6 @@
 // are never followed when written (entries are removed and recreated with O_EXCL|O_NOFOLLOW, lchown,
 // lutimes). Like layer extraction, this is not safe against a process changing either tree while we run; the
 // build container is not running during COPY.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -44,97 +43,6 @@ export interface CopySpec {
 interface Owner {
   uid: number;
   gid: number;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Decompression
-
-type Compression = 'gzip' | 'zstd' | 'bzip2' | 'xz' | 'none';
-
-function detect(head: Buffer): Compression {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 4 && head.readUInt32BE(0) === 0x28b52ffd) return 'zstd';
-  if (head.length >= 3 && head.toString('latin1', 0, 3) === 'BZh') return 'bzip2';
-  if (head.length >= 6 && head.readUInt32BE(0) === 0xfd377a58 && head[4] === 0x5a && head[5] === 0) return 'xz';
-  return 'none';
-}
-
-function toBuffer(c: unknown): Buffer {
-  if (Buffer.isBuffer(c)) return c;
-  if (c instanceof Uint8Array) return Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-  if (typeof c === 'string') return Buffer.from(c);
-  throw new TypeError('stream yielded a non-binary chunk');
-}
-
-/**
- * The uncompressed bytes of a possibly compressed stream. gzip and zstd go through compression.ts; Node has no
- * bzip2 or xz decoder, and Docker accepts both for contexts and ADD, so those go through the system tools.
- */
-async function decompressAny(input: AsyncIterable<unknown>): Promise<AsyncIterable<Buffer>> {
-  const it = input[Symbol.asyncIterator]();
-  const head: Buffer[] = [];
-  let len = 0;
-  let done = false;
-  while (len < 6) {
-    const r = await it.next();
-    if (r.done) {
-      done = true;
-      break;
-    }
-    const b = toBuffer(r.value);
-    head.push(b);
-    len += b.length;
-  }
-  const first = Buffer.concat(head);
-  async function* all(): AsyncGenerator<Buffer> {
-    try {
-      if (first.length) yield first;
-      while (!done) {
-        const r = await it.next();
-        if (r.done) {
-          done = true;
-          return;
-        }
-        yield toBuffer(r.value);
-      }
-    } finally {
-      if (!done) await it.return?.();
-    }
-  }
-  const kind = detect(first);
-  if (kind === 'bzip2' || kind === 'xz') return viaTool(kind, all());
-  return decompress(all());
-}
-
-async function* viaTool(tool: 'bzip2' | 'xz', input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const child = spawn(tool, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    if (stderr.length < 4096) stderr += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve(code));
-  });
-  exited.catch(() => {}); // observed below; a consumer that stops early must not leave it unhandled
-  child.stdin.on('error', () => {}); // EPIPE when the tool fails; its exit status reports that
-  const feed = Readable.from(input, { objectMode: false });
-  feed.on('error', (err) => child.stdin.destroy(err));
-  feed.pipe(child.stdin);
-  try {
-    for await (const c of child.stdout) yield toBuffer(c);
-    let code: number | null;
-    try {
-      code = await exited;
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) throw invalidParameter(`unsupported archive compression: ${tool} (${tool} is not installed)`);
-      throw err;
-    }
-    if (code !== 0) throw invalidParameter(`${tool}: ${stderr.trim() || `exit status ${code}`}`);
-  } finally {
-    feed.destroy();
-    if (child.exitCode === null && child.signalCode === null) child.kill();
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -278,7 +186,7 @@ export async function extractContext(tar: Readable, dir: string, opts: { signal?
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    await untar(await decompressAny(tar), { root, prefix: '', devices: false, signal });
+    await untar(await decompress(tar), { root, prefix: '', devices: false, signal });
   } catch (err) {
     if (!tar.destroyed) tar.destroy();
     if (signal?.aborted) throw signal.reason ?? err;
@@ -292,7 +200,7 @@ export async function extractContext(tar: Readable, dir: string, opts: { signal?
 async function isTarArchive(file: string): Promise<boolean> {
   const input = fs.createReadStream(file);
   try {
-    const chunks = await decompressAny(input);
+    const chunks = await decompress(input);
     const it = chunks[Symbol.asyncIterator]();
     try {
       return (await new TarReader(new ByteSource(it)).next()) !== null;
@@ -533,7 +441,7 @@ export async function copyIntoRootfs(spec: CopySpec): Promise<void> {
       const destHost = destDir(st, destRel);
       const input = fs.createReadStream(m.host);
       try {
-        await untar(await decompressAny(input), {
+        await untar(await decompress(input), {
           root: rootfs,
           prefix: path.relative(rootfs, destHost),
           owner: spec.chown,

@@ -73,7 +73,7 @@ export function terminalWidth(): number {
 
 /** The text of `berth CMD --help`, laid out like cobra's usage template in docker. */
 export function commandHelp(path: string, spec: CommandSpec): string {
-  let s = `Usage:  ${path} ${spec.usage}\n\n${spec.short}\n`;
+  let s = `Usage:  ${spec.usage ? `${path} ${spec.usage}` : path}\n\n${spec.short}\n`;
   if (spec.aliases && spec.aliases.length > 0) {
     s += `\nAliases:\n  ${spec.aliases.map((a) => `${BIN} ${a}`).join(', ')}\n`;
   }
