@@ -13,8 +13,8 @@ fi
 # default seccomp profile (/usr/share/containers/seccomp.json); iptables/nftables/iproute2: networking;
 # gcc/make/libc6-dev: building berth-shim; bsdutils: script(1) for terminal tests; procps: ps for `top`;
 # docker-registry/skopeo/apache2-utils/openssl: loopback registries for the pull/push and registry auth tests
-# (htpasswd -B, token signing certificates).
-packages=(crun runc busybox-static golang-github-containers-common iptables nftables iproute2 gcc make libc6-dev util-linux bsdutils procps ca-certificates docker-registry skopeo apache2-utils openssl)
+# (htpasswd -B, token signing certificates); bzip2/xz-utils: bzip2 and xz archives (load, build contexts, ADD).
+packages=(crun runc busybox-static golang-github-containers-common iptables nftables iproute2 gcc make libc6-dev util-linux bsdutils procps ca-certificates docker-registry skopeo apache2-utils openssl bzip2 xz-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
