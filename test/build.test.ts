@@ -247,3 +247,18 @@ test('docker build -f with a Dockerfile outside the context, and -f - from stdin
   assert.equal(s.code, 0, s.stderr + s.stdout);
   assert.equal(await runIn('stdin:1', 'cat /from-stdin.txt'), 'inside');
 });
+
+test('the build cache shows in system df and builder prune removes it, leaving tagged images', async () => {
+  const dir = context('prune', { Dockerfile: 'FROM busybox\nRUN echo a > /a\nRUN echo b > /b\n' });
+  const r = await docker(d, ['build', '--no-cache', dir], classic);
+  assert.equal(r.code, 0, r.stderr);
+  const untagged = /Successfully built ([0-9a-f]{12})/.exec(r.stdout)![1];
+  const df = await dockerOk(d, ['system', 'df', '--format', '{{.Type}}={{.TotalCount}}']);
+  const count = Number(/Build Cache=(\d+)/.exec(df)?.[1]);
+  assert.ok(count >= 1, df);
+  const p = await dockerOk(d, ['builder', 'prune', '-f']);
+  assert.match(p, /Total reclaimed space/);
+  assert.notEqual((await docker(d, ['image', 'inspect', untagged])).code, 0, 'the untagged build result is gone');
+  assert.equal((await docker(d, ['image', 'inspect', 'busybox'])).code, 0, 'the base image stays');
+  assert.equal((await docker(d, ['image', 'inspect', 'allinone:1'])).code, 0, 'tagged builds stay');
+});

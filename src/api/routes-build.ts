@@ -8,7 +8,7 @@ import { runBuild, BuildError, type BuildOptions } from '../build/builder.ts';
 import { decodeAuthHeader, type AuthConfig } from '../distribution/auth.ts';
 import { parseReference, fullName, withDefaultTag } from '../images/reference.ts';
 import { invalidParameter } from '../lib/errors.ts';
-import { pruneImages, imagePruneOptions } from '../images/prune.ts';
+import { buildCacheUsage } from '../images/disk-usage.ts';
 
 function jsonParam<T>(q: URLSearchParams, name: string, dflt: T): T {
   const v = q.get(name);
@@ -91,15 +91,24 @@ export function registerBuildRoutes(r: Router, d: Daemon): void {
     });
   });
 
-  // The build cache is the untagged images the builder made (steps): prune them like dangling images.
+  // The build cache is the builder's step images: untagged, unused, and (after their children went) leaves.
+  // Tagged images, their parents and images of containers stay, with or without -a.
   r.add('POST', '/build/prune', async (ctx) => {
-    const all = boolParam(ctx.query, 'all');
-    const before = d.images.all().filter((i) => (i.config as Record<string, unknown>).container_config);
-    const report = await pruneImages(d.images, imagePruneOptions(new Map(all ? [['dangling', ['false']]] : [])), {
-      users: (id) => d.containers.usersOfImage(id), layerInUse: (c) => d.containers.layerInUse(c),
-      onEvent: (action, id) => d.emitEvent('image', action, id, {}),
-    });
-    const deleted = (report.ImagesDeleted ?? []).map((x) => x.Deleted).filter((x): x is string => !!x && before.some((b) => b.id === x));
-    sendJson(ctx, 200, { CachesDeleted: deleted.length ? deleted : null, SpaceReclaimed: report.SpaceReclaimed });
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (;;) {
+      const steps = buildCacheUsage(d.images).filter((b) => !b.InUse);
+      const leaves = d.images.all().filter((i) => steps.some((b) => b.ID === i.id.slice(7, 19)) && d.containers.usersOfImage(i.id).length === 0);
+      if (!leaves.length) break;
+      for (const img of leaves) {
+        const size = Number(steps.find((b) => b.ID === img.id.slice(7, 19))?.Size ?? 0);
+        const items = await d.images.remove(img.id, { force: false, noprune: false, users: (id) => d.containers.usersOfImage(id), layerInUse: (c) => d.containers.layerInUse(c) }).catch(() => []);
+        // Its untagged parents that are left without children go with it.
+        for (const x of items) if (x.Deleted && !deleted.includes(x.Deleted)) deleted.push(x.Deleted);
+        if (items.some((x) => x.Deleted === img.id)) reclaimed += size;
+      }
+      if (!leaves.some((l) => deleted.includes(l.id))) break;
+    }
+    sendJson(ctx, 200, { CachesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
   });
 }

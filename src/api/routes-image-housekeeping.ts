@@ -6,7 +6,7 @@ import type { Daemon } from '../daemon/daemon.ts';
 import { containerSummary, imageSummary } from './views.ts';
 import { volumeView } from './routes-volumes.ts';
 import { IMAGE_PRUNE_FILTERS, imagePruneOptions, pruneImages } from '../images/prune.ts';
-import { containerLayerSize, imageUsage, layersSize, volumeUsage } from '../images/disk-usage.ts';
+import { containerLayerSize, imageUsage, layersSize, volumeUsage, buildCacheUsage } from '../images/disk-usage.ts';
 import { conflict, invalidParameter } from '../lib/errors.ts';
 
 const DF_TYPES = ['container', 'image', 'volume', 'build-cache'] as const;
@@ -69,6 +69,6 @@ async function systemDataUsage(d: Daemon, ctx: Ctx): Promise<Record<string, unkn
     out.Volumes = (await volumeUsage(d.volumes)).map((u) => ({ ...volumeView(u.volume), UsageData: { Size: u.size, RefCount: u.refCount } }));
   }
   // No builder yet: an empty build cache, as Docker reports one.
-  if (want.has('build-cache')) out.BuildCache = [];
+  if (want.has('build-cache')) out.BuildCache = buildCacheUsage(d.images);
   return out;
 }

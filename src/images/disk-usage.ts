@@ -122,3 +122,22 @@ export async function volumeUsage(volumes: VolumeStore): Promise<VolumeUsage[]> 
   }
   return out.sort((a, b) => (a.volume.Name < b.volume.Name ? -1 : 1));
 }
+
+// The classic builder's cache is its step images (untagged, with the step's key in container_config): docker
+// system df lists them as build cache records, and `docker builder prune` removes them.
+export function buildCacheUsage(store: ImageStore): Record<string, unknown>[] {
+  const parents = new Set(store.all().map((i) => i.parent).filter(Boolean));
+  return store.all()
+    .filter((i) => (i.config as Record<string, unknown>).container_config && store.tagsOf(i.id).length === 0)
+    .map((i) => {
+      const top = store.topLayer(i);
+      const parentTop = i.parent ? store.get(i.parent) : undefined;
+      const own = top && (!parentTop || store.topLayer(parentTop) !== top) ? store.layers.get(top)?.size ?? 0 : 0;
+      const created = i.config.created ?? new Date(0).toISOString();
+      return {
+        ID: i.id.slice(7, 19), Parent: i.parent?.slice(7, 19) ?? '', Parents: i.parent ? [i.parent.slice(7, 19)] : null, Type: 'regular',
+        Description: i.config.history?.at(-1)?.created_by ?? '', InUse: parents.has(i.id), Shared: false, Size: own,
+        CreatedAt: created, LastUsedAt: created, UsageCount: 1,
+      };
+    });
+}
