@@ -126,11 +126,11 @@ test('multi-stage: COPY --from a named stage, --target, and stages the target do
 
 test('heredocs: RUN <<EOF runs a script; COPY <<EOF writes a file', async () => {
   const dir = context('heredoc', {
-    Dockerfile: 'FROM busybox\nRUN <<EOF\necho line1 > /h.txt\necho line2 >> /h.txt\nEOF\nCOPY <<EOF /greeting.txt\nhello from heredoc\nEOF\n',
+    Dockerfile: 'FROM busybox\nRUN <<EOF\necho line1 > /h.txt\necho line2 >> /h.txt\nEOF\nCOPY <<EOF /greeting.txt\nhello from heredoc\nEOF\nRUN cat > /stdin.txt <<EOT\nfed on stdin\nEOT\n',
   });
   const r = await docker(d, ['build', '-t', 'heredoc:1', dir], classic);
   assert.equal(r.code, 0, r.stderr + r.stdout);
-  assert.equal(await runIn('heredoc:1', 'cat /h.txt /greeting.txt'), 'line1\nline2\nhello from heredoc');
+  assert.equal(await runIn('heredoc:1', 'cat /h.txt /greeting.txt /stdin.txt'), 'line1\nline2\nhello from heredoc\nfed on stdin');
 });
 
 test('.dockerignore keeps files out of the context and out of COPY', async () => {

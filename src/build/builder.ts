@@ -478,7 +478,11 @@ async function runStep(host: BuildHost, st: StageState, ins: Instruction, c: Ste
   let cmd: string[];
   if (ins.json) cmd = ins.args;
   else if (ins.heredocs.length && /^\s*<<-?['"]?\w+['"]?\s*$/.test(ins.args[0] ?? '')) cmd = [...shell, ins.heredocs[0].content];
-  else cmd = [...shell, ins.args[0] ?? ''];
+  else if (ins.heredocs.length) {
+    // `RUN cmd <<EOF`: the shell gets the line with its here-documents after it, and does the rest itself.
+    const docs = ins.heredocs.map((h) => `${h.content === '' || h.content.endsWith('\n') ? h.content : `${h.content}\n`}${h.name}`);
+    cmd = [...shell, `${ins.args[0] ?? ''}\n${docs.join('\n')}`];
+  } else cmd = [...shell, ins.args[0] ?? ''];
   const { env: argEnv, prefix } = runArgs(st);
   const createdBy = `${prefix}${cmd.join(' ')}`;
   const key = { ...st.config, Cmd: [...(prefix ? [prefix.trim()] : []), ...cmd], CmdConfig: st.config.Cmd ?? null };
