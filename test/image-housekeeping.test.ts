@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { startDaemon, type TestDaemon } from './harness.ts';
-import { api, bootstrap, docker, dockerOk } from './helpers.ts';
+import { api, bootstrap, docker, dockerOk, waitFor } from './helpers.ts';
 
 let d: TestDaemon;
 let busyboxId: string;
@@ -254,4 +254,18 @@ test('image prune -a: every image without a container goes; used images and thei
   assert.ok(r.json.SpaceReclaimed > 1_000_000, 'the busybox layer is reclaimed too');
   assert.equal(await dockerOk(d, ['images', '-a', '-q']), '');
   assert.equal((await api(d.socket, 'GET', '/system/df')).json.LayersSize, 0);
+});
+
+test('docker ps -s shows the size of the container\'s own changes and of its whole root filesystem', async () => {
+  const id = await dockerOk(d, ['run', '-d', 'busybox', 'sh', '-c', 'head -c 300000 /dev/zero > /written && sleep 300']);
+  try {
+    await waitFor('the file is written', async () => (await docker(d, ['exec', id, 'ls', '/written'])).code === 0);
+    const line = await dockerOk(d, ['ps', '-s', '--filter', `id=${id}`, '--format', '{{.Size}}']);
+    // "300kB (virtual 1.2MB)": the upper dir holds the 300 kB file; the virtual size adds the image's.
+    const m = /^([\d.]+)kB \(virtual ([\d.]+)(k|M)B\)$/.exec(line);
+    assert.ok(m, line);
+    assert.ok(Number(m[1]) >= 300 && Number(m[1]) < 320, line);
+  } finally {
+    await docker(d, ['rm', '-f', id]);
+  }
 });

@@ -1,5 +1,6 @@
 // The Docker Engine API routes. Handlers translate HTTP to domain calls, named after Docker's operation ids.
 import os from 'node:os';
+import path from 'node:path';
 import type { Daemon } from '../daemon/daemon.ts';
 import {
   Router, API_VERSION, MIN_API_VERSION, ENGINE_VERSION, readJson, sendJson, sendEmpty, sendText, boolParam, intParam,
@@ -24,6 +25,7 @@ import { registerEventRoutes } from './routes-events.ts';
 import { registerContainerOpsRoutes } from './routes-container-ops.ts';
 import { registerImageHousekeepingRoutes } from './routes-image-housekeeping.ts';
 import { progressStream } from './progress-stream.ts';
+import { containerLayerSize } from '../images/disk-usage.ts';
 import { registerDistributionRoutes, imagePull } from './routes-distribution.ts';
 import { registerBuildRoutes } from './routes-build.ts';
 
@@ -107,7 +109,7 @@ export function buildRouter(d: Daemon): Router {
     const res = await d.containers.create(body!, ctx.query.get('name') ?? undefined, { platform: ctx.query.get('platform') ?? undefined });
     sendJson(ctx, 201, res);
   });
-  r.add('GET', '/containers/json', (ctx) => sendJson(ctx, 200, containerList(d, ctx)));
+  r.add('GET', '/containers/json', async (ctx) => sendJson(ctx, 200, await containerList(d, ctx)));
   r.add('GET', '/containers/{id}/json', (ctx) => sendJson(ctx, 200, containerInspect(d.containers.get(ctx.params.id), d.images, d.dataRoot)));
   r.add('POST', '/containers/{id}/start', async (ctx) => {
     if (ctx.query.get('detachKeys')) { /* accepted; detach keys are handled by the client side of attach */ }
@@ -363,11 +365,17 @@ function containerList(d: Daemon, ctx: Ctx) {
   if (health?.length) list = list.filter((c) => health.includes(healthFilterValue(c)));
   if (boolParam(q, 'latest')) limit = 1;
   if (limit > 0) list = list.slice(0, limit);
-  return list.map((c) => {
+  const withSize = boolParam(q, 'size');
+  return Promise.all(list.map(async (c) => {
     const s = containerSummary(c);
-    if (boolParam(q, 'size')) Object.assign(s, { SizeRw: 0, SizeRootFs: d.images.get(c.Image)?.size ?? 0 });
+    if (withSize) {
+      // docker ps -s: the container's own changes (its upper dir) and the whole root filesystem.
+      const upper = path.join(d.dataRoot, 'containers', c.ID, 'fs', 'upper');
+      const { sizeRw, sizeRootFs } = await containerLayerSize(d.images.layers, upper, c.TopLayer);
+      Object.assign(s, { SizeRw: Math.max(0, sizeRw), SizeRootFs: sizeRootFs });
+    }
     return s;
-  });
+  }));
 }
 
 async function imageLoad(d: Daemon, ctx: Ctx) {
