@@ -280,18 +280,21 @@ function findCache(images: ImageStore, parent: ImageRecord | undefined, key: Any
   return undefined;
 }
 
+// A cache hit moves the stage to the cached step's image.
+function useCache(host: BuildHost, st: StageState, key: AnyObj, noCache: boolean, out?: (s: string) => void): boolean {
+  if (noCache) return false;
+  const hit = findCache(host.images, st.image, key);
+  if (!hit) return false;
+  out?.(' ---> Using cache\n');
+  st.image = hit;
+  return true;
+}
+
 // A step that only changes the config: a new image with the same layers and a history entry without a layer.
 async function commitMetadata(host: BuildHost, st: StageState, what: string, noCache: boolean, out?: (s: string) => void): Promise<void> {
   const createdBy = `/bin/sh -c #(nop) ${what}`;
   const key = { ...st.config, Cmd: ['/bin/sh', '-c', `#(nop) ${what}`], CmdConfig: st.config.Cmd ?? null };
-  if (!noCache) {
-    const hit = findCache(host.images, st.image, key);
-    if (hit) {
-      out?.(' ---> Using cache\n');
-      st.image = hit;
-      return;
-    }
-  }
+  if (useCache(host, st, key, noCache, out)) return;
   const pc = st.image?.config;
   const created = new Date().toISOString();
   const config: ImageConfig = {
@@ -486,14 +489,7 @@ async function runStep(host: BuildHost, st: StageState, ins: Instruction, c: Ste
   const { env: argEnv, prefix } = runArgs(st);
   const createdBy = `${prefix}${cmd.join(' ')}`;
   const key = { ...st.config, Cmd: [...(prefix ? [prefix.trim()] : []), ...cmd], CmdConfig: st.config.Cmd ?? null };
-  if (!c.o.noCache) {
-    const hit = findCache(host.images, st.image, key);
-    if (hit) {
-      c.out(' ---> Using cache\n');
-      st.image = hit;
-      return;
-    }
-  }
+  if (useCache(host, st, key, c.o.noCache, c.out)) return;
   const o = c.o;
   const body: AnyObj = {
     Image: st.image.id, Cmd: cmd, Entrypoint: [''], Env: [...(st.config.Env ?? []), ...argEnv], User: st.config.User ?? '',
@@ -586,14 +582,7 @@ async function copyStep(host: BuildHost, st: StageState, ins: Instruction, c: St
     const sum = await checksumSources({ contextDir: srcRoot, sources, ignore }).catch((err: Error) => { throw new BuildError(`${ins.cmd} failed: ${err.message}`); });
     const createdBy = `/bin/sh -c #(nop) ${ins.cmd} ${from !== undefined ? `--from=${from} ` : ''}${sum} in ${dest} `;
     const key = { ...st.config, Cmd: ['/bin/sh', '-c', `#(nop) ${ins.cmd} ${sum} in ${dest} ${ins.flags.chown ?? ''} ${ins.flags.chmod ?? ''}`.trimEnd()], CmdConfig: st.config.Cmd ?? null };
-    if (!c.o.noCache) {
-      const hit = findCache(host.images, st.image, key);
-      if (hit) {
-        c.out(' ---> Using cache\n');
-        st.image = hit;
-        return;
-      }
-    }
+    if (useCache(host, st, key, c.o.noCache, c.out)) return;
     const chmod = ins.flags.chmod ? parseInt(ins.flags.chmod, 8) : undefined;
     if (chmod !== undefined && (Number.isNaN(chmod) || chmod > 0o7777)) throw new BuildError(`invalid chmod parameter: ${ins.flags.chmod}`);
     const copy = async (rootfs: string) => {
