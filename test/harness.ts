@@ -48,8 +48,9 @@ export async function startDaemon(extraArgs: string[] = [], opts: { config?: Rec
   const launch = async () => {
     const proc = spawn(BERTHD, ['-H', `unix://${socket}`, '--data-root', dataRoot, '--exec-root', execRoot,
       '--pidfile', path.join(dir, 'berthd.pid'), '--config-file', path.join(dir, 'daemon.json'),
-      // Daemons run side by side: each gets its own default bridge device.
-      ...(extraArgs.some((a) => a === '-b' || a.startsWith('--bridge')) ? [] : ['--bridge', bridgeName]), ...extraArgs], {
+      // Daemons run side by side: each gets its own default bridge device. Offline: a missing image is never
+      // looked for on Docker Hub (no request, no DNS lookup leaves the machine).
+      ...(extraArgs.some((a) => a === '-b' || a.startsWith('--bridge')) ? [] : ['--bridge', bridgeName]), '--offline', ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     proc.stdout!.on('data', (d) => (output += d));

@@ -257,6 +257,7 @@ test('image prune -a: every image without a container goes; used images and thei
 });
 
 test('docker ps -s shows the size of the container\'s own changes and of its whole root filesystem', async () => {
+  await bootstrap(d); // the prunes above may have removed it
   const id = await dockerOk(d, ['run', '-d', 'busybox', 'sh', '-c', 'head -c 300000 /dev/zero > /written && sleep 300']);
   try {
     await waitFor('the file is written', async () => (await docker(d, ['exec', id, 'ls', '/written'])).code === 0);

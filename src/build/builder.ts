@@ -23,6 +23,7 @@ import { parseDockerfile, DockerfileError, type Instruction, type Stage } from '
 import { expandWord, expandWords, expandHeredoc } from './shell-words.ts';
 import { extractContext, copyIntoRootfs, checksumSources } from './context.ts';
 import { frameSink } from './stdcopy.ts';
+import { checkReachable, isOffline } from '../distribution/client.ts';
 
 export interface BuildOptions {
   dockerfile: string; // path inside the context
@@ -569,7 +570,9 @@ async function copyStep(host: BuildHost, st: StageState, ins: Instruction, c: St
       const local: string[] = [];
       for (const s of sources) {
         if (!/^https?:\/\//.test(s)) throw new BuildError('ADD: URL and local sources cannot be mixed here');
-        const res = await fetch(s, { signal: c.signal });
+        checkReachable(s);
+        // Offline, a redirect could lead off the machine: it is not followed.
+        const res = await fetch(s, { signal: c.signal, redirect: isOffline() ? 'manual' : 'follow' });
         if (!res.ok) throw new BuildError(`failed to GET ${s} with status ${res.status} ${res.statusText}`);
         const name = path.posix.basename(new URL(s).pathname) || 'index.html';
         await fsp.writeFile(path.join(urlDir, name), Buffer.from(await res.arrayBuffer()), { mode: 0o600 });

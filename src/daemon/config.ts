@@ -26,6 +26,7 @@ export interface DaemonConfig {
     insecure: string[]; // insecure-registries
     maxConcurrentDownloads?: number;
     maxConcurrentUploads?: number;
+    offline: boolean; // registries and ADD URLs on loopback only
   };
   id: string;
   raw: Record<string, unknown>;
@@ -53,6 +54,7 @@ Options:
   -H, --host list               Daemon socket(s) to connect to
   -l, --log-level string        Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
       --mtu int                 Set the containers network MTU (default 1500)
+      --offline                 Contact registries (and ADD URLs) on loopback addresses only
   -p, --pidfile string          Path to use for daemon PID file (default "/run/berth.pid")
   -v, --version                 Print version information and quit
 `;
@@ -75,6 +77,10 @@ export function parseFlags(argv: string[]): DaemonConfig | 'help' | 'version' {
     const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
     const key = takes.get(name);
     if (!key) {
+      if (name === '--offline') {
+        (flags.offline ??= []).push('true');
+        continue;
+      }
       if (['--live-restore', '--debug', '-D', '--experimental'].includes(name)) continue;
       throw new UsageError(`unknown flag: ${a}\nSee 'berthd --help'.`);
     }
@@ -134,6 +140,7 @@ export function parseFlags(argv: string[]): DaemonConfig | 'help' | 'version' {
     registry: {
       mirrors, insecure: strs('insecure-registries'),
       maxConcurrentDownloads: count('max-concurrent-downloads'), maxConcurrentUploads: count('max-concurrent-uploads'),
+      offline: flags.offline !== undefined || raw.offline === true,
     },
     network: {
       bridge, bip: one('bip'), pools: pools?.length ? pools : undefined, mtu: mtu === undefined ? undefined : Number(mtu),

@@ -9,6 +9,7 @@ import { ContainerManager } from '../containers/manager.ts';
 import { VolumeStore } from '../volumes/store.ts';
 import { NetworkManager } from '../network/manager.ts';
 import { DistributionService } from '../distribution/service.ts';
+import { setOffline } from '../distribution/client.ts';
 import { EventsService } from '../events/service.ts';
 import { detectCgroups, type CgroupInfo } from '../runtime/cgroups.ts';
 import type { ContainerRecord } from '../containers/types.ts';
@@ -51,6 +52,7 @@ export class Daemon {
     this.containers = new ContainerManager({ data: this.dataRoot, exec: this.execRoot }, this.images, {
       runtimes: this.runtimes, defaultRuntime: this.defaultRuntime, nofileLimit: hardNofile, cgroupVersion: this.cgroups.version,
     });
+    setOffline(config.registry.offline);
     this.distribution = new DistributionService(this.images, this.dataRoot, path.join(this.tmpDir, 'pull'), {
       ...config.registry, userAgent: `berth/${ENGINE_VERSION} go/go1.22 git-commit/berth os/linux arch/${goArchName()}`,
     });

@@ -69,3 +69,19 @@ test('login server addresses map to registry domains', () => {
   assert.equal(registryDomain('127.0.0.1:5000'), '127.0.0.1:5000');
   assert.equal(registryDomain('http://localhost:5000/v2/'), 'localhost:5000');
 });
+
+test('offline mode: only loopback registries, token realms and URLs', async () => {
+  const { setOffline, checkReachable, httpRequest } = await import('./client.ts');
+  setOffline(true);
+  try {
+    assert.doesNotThrow(() => checkReachable('http://127.0.0.1:5000/v2/'));
+    assert.doesNotThrow(() => checkReachable('https://localhost/v2/'));
+    assert.doesNotThrow(() => checkReachable('http://[::1]:5000/v2/'));
+    assert.throws(() => checkReachable('https://registry-1.docker.io/v2/'), /offline.*registry-1\.docker\.io/);
+    // The request is refused before any connection or name lookup.
+    await assert.rejects(httpRequest('https://registry-1.docker.io/v2/'), /offline/);
+  } finally {
+    setOffline(false);
+  }
+  assert.doesNotThrow(() => checkReachable('https://registry-1.docker.io/v2/'));
+});

@@ -87,10 +87,30 @@ export interface Response {
 
 const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 16 }), https: new https.Agent({ keepAlive: true, maxSockets: 16 }) };
 
+// berthd --offline: registries, token realms and ADD URLs on loopback only. Tests run their daemons this way so
+// that a missing image can never send a request (or a DNS lookup) off the machine.
+let offline = false;
+
+export function setOffline(on: boolean): void {
+  offline = on;
+}
+
+export function isOffline(): boolean {
+  return offline;
+}
+
+export function checkReachable(url: string): void {
+  if (!offline) return;
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host === '::1' || /^127\./.test(host)) return;
+  throw new BerthError('unavailable', `berthd runs offline (--offline): ${new URL(url).host} is not a loopback address`);
+}
+
 // One HTTP exchange, following redirects (blob downloads are often redirected to storage); credentials are only
 // sent to the registry's own origin.
 export function httpRequest(url: string, opts: { method?: string; headers?: Record<string, string>; body?: Buffer | Readable; signal?: AbortSignal; redirects?: number } = {}): Promise<Response> {
   return new Promise((resolve, reject) => {
+    checkReachable(url);
     const u = new URL(url);
     const mod = u.protocol === 'https:' ? https : http;
     const headers = { ...opts.headers };
