@@ -20,6 +20,7 @@ import { ByteSource, normalizeEntryName, TarReader } from '../layers/archive-tar
 import type { TarHeader } from '../layers/archive-tar.ts';
 import { decompress } from '../layers/compression.ts';
 import { errnoError, lgetxattr, llistxattr, lsetxattr, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from '../platform/syscalls.ts';
+import { lstatOrUndefined, removeExisting, replaceExisting } from '../lib/fsutil.ts';
 
 export interface CopySpec {
   /** The source root (the build context dir, or another stage's/image's rootfs for COPY --from). */
@@ -217,24 +218,8 @@ async function isTarArchive(file: string): Promise<boolean> {
 // ---------------------------------------------------------------------------------------------------------
 // Filesystem helpers
 
-function lstatOrUndefined(p: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(p);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
-    throw err;
-  }
-}
 
-function removeExisting(p: string, st: fs.Stats): void {
-  if (st.isDirectory()) fs.rmSync(p, { recursive: true, force: true });
-  else fs.unlinkSync(p);
-}
 
-function replaceExisting(p: string): void {
-  const st = lstatOrUndefined(p);
-  if (st) removeExisting(p, st);
-}
 
 function joinRel(a: string, b: string): string {
   return a === '' ? b : b === '' ? a : `${a}/${b}`;

@@ -23,6 +23,7 @@ import type { LayerStore } from '../layers/snapshots.ts';
 import { lgetxattr, major as devMajor, minor as devMinor } from '../platform/syscalls.ts';
 import { BerthError, conflict, internal, invalidParameter, isErrno, notFound } from '../lib/errors.ts';
 import type { ContainerRecord } from './types.ts';
+import { lstatOrUndefined } from '../lib/fsutil.ts';
 
 const execFileP = promisify(execFile);
 
@@ -503,14 +504,6 @@ export interface ExtractOptions {
   signal?: AbortSignal;
 }
 
-function lstatOrUndefined(p: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(p);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
-    throw err;
-  }
-}
 
 /**
  * Rewrites the uploaded archive for extractLayer at the rootfs root: entry names are made relative to the

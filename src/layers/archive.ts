@@ -31,6 +31,7 @@ import {
 } from '../platform/syscalls.ts';
 import { ByteSource, END_OF_ARCHIVE, encodeHeader, entryTypeOf, MAX_PATH_BYTES, normalizeEntryName, pad, TarReader } from './archive-tar.ts';
 import type { EntryType, TarHeader, WriteHeader } from './archive-tar.ts';
+import { lstatOrUndefined, removeExisting, replaceExisting } from '../lib/fsutil.ts';
 
 export type WhiteoutMode = 'overlay' | 'apply';
 
@@ -421,14 +422,6 @@ function markWritten(st: ExtractState, host: string): void {
   for (let p = host; p.length > st.root.length && !st.written.has(p); p = path.dirname(p)) st.written.add(p);
 }
 
-function lstatOrUndefined(p: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(p);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
-    throw err;
-  }
-}
 
 /** Makes sure `dir` (a resolved path: no symlinks in it) is a directory, creating it and missing parents. */
 function ensureDir(st: ExtractState, dir: string): void {
@@ -439,15 +432,7 @@ function ensureDir(st: ExtractState, dir: string): void {
   if (first !== undefined) markWritten(st, dir);
 }
 
-function removeExisting(p: string, s: fs.Stats): void {
-  if (s.isDirectory()) fs.rmSync(p, { recursive: true, force: true });
-  else fs.unlinkSync(p);
-}
 
-function replaceExisting(p: string): void {
-  const s = lstatOrUndefined(p);
-  if (s) removeExisting(p, s);
-}
 
 /**
  * Ownership, mode, xattrs and times for a non-regular entry at `host` (which this code just created or verified,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import { promises as fsp, writeFileSync, renameSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { isErrno } from './errors.ts';
@@ -60,4 +61,25 @@ export async function removeTempFiles(dir: string): Promise<void> {
     return;
   }
   await Promise.all(names.filter((n) => n.startsWith('.tmp-')).map((n) => fsp.rm(path.join(dir, n), { recursive: true, force: true })));
+}
+
+// lstat, or undefined when nothing is there (a missing parent counts as nothing).
+export function lstatOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
+    throw err;
+  }
+}
+
+// Removes what is at `p` (a directory with its contents), without following a symlink.
+export function removeExisting(p: string, st: fs.Stats): void {
+  if (st.isDirectory()) fs.rmSync(p, { recursive: true, force: true });
+  else fs.unlinkSync(p);
+}
+
+export function replaceExisting(p: string): void {
+  const st = lstatOrUndefined(p);
+  if (st) removeExisting(p, st);
 }
