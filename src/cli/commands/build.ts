@@ -20,6 +20,7 @@ import { readAsCSV, validateLabel } from './network.ts';
 import { promptForConfirmation } from './prune.ts';
 import { CliConfigFile } from '../auth-config.ts';
 import { marshalJSON } from '../format/go-json.ts';
+import { mergePruneFilters, filtersJSON } from './image-prune.ts';
 import { readConfigFile } from '../display.ts';
 import { humanSizeWithPrecision, ramInBytes } from '../../lib/units.ts';
 import type { Query } from '../client.ts';
@@ -474,29 +475,8 @@ const ALL_WARNING = 'WARNING! This will remove all build cache. Are you sure you
 
 /** --filter values merged with config.json's pruneFilters (command.PruneFilters), as filters.ToJSON: "" when empty. */
 export function buildPruneFilters(cliFilters: string[], configFilters: string[] = []): string {
-  const f = new Map<string, Set<string>>();
-  const add = (s: string) => {
-    const eq = s.indexOf('=');
-    if (eq < 0) return;
-    const k = s.slice(0, eq).trim().toLowerCase();
-    const v = s.slice(eq + 1).trim();
-    if (!f.has(k)) f.set(k, new Set());
-    f.get(k)!.add(v);
-  };
-  for (const s of cliFilters) add(s);
-  for (const s of configFilters) {
-    const eq = s.indexOf('=');
-    if (eq < 0) continue;
-    const k = s.slice(0, eq);
-    const v = s.slice(eq + 1);
-    if (k === 'label' && f.get('label!')?.has(v)) continue;
-    if (k === 'label!' && f.get('label')?.has(v)) continue;
-    add(s);
-  }
-  if (f.size === 0) return '';
-  const out = new Map<string, Map<string, boolean>>();
-  for (const k of [...f.keys()].sort()) out.set(k, new Map([...f.get(k)!].sort().map((v) => [v, true])));
-  return marshalJSON(out);
+  const f = mergePruneFilters(cliFilters, configFilters);
+  return f.size === 0 ? '' : filtersJSON(f);
 }
 
 interface BuildCachePruneReport { CachesDeleted?: string[] | null; SpaceReclaimed?: number }

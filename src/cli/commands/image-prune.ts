@@ -20,16 +20,16 @@ function addFilter(f: Filters, key: string, value: string): void {
 }
 
 /**
- * The prune filters: the command line's, dangling=true|false, then config.json's pruneFilters (command.PruneFilters,
- * where a label filter on the command line wins over the opposite one from the file).
+ * docker's command.PruneFilters: the command line's filters, the fixed ones, then config.json's pruneFilters (a
+ * label filter on the command line wins over the opposite one from the file).
  */
-export function pruneFilters(cliFilters: string[], all: boolean, configFilters: string[] = []): string {
+export function mergePruneFilters(cliFilters: string[], configFilters: string[], fixed: [string, string][] = []): Filters {
   const f: Filters = new Map();
   for (const s of cliFilters) {
     const eq = s.indexOf('=');
-    addFilter(f, s.slice(0, eq), s.slice(eq + 1));
+    if (eq >= 0) addFilter(f, s.slice(0, eq), s.slice(eq + 1));
   }
-  addFilter(f, 'dangling', String(!all));
+  for (const [k, v] of fixed) addFilter(f, k, v);
   for (const s of configFilters) {
     const eq = s.indexOf('=');
     if (eq < 0) continue;
@@ -39,10 +39,19 @@ export function pruneFilters(cliFilters: string[], all: boolean, configFilters: 
     if (k === 'label!' && f.get('label')?.has(v)) continue;
     addFilter(f, k, v);
   }
-  // filters.ToJSON: {"key": {"value": true}}, keys in Go's map order (sorted).
+  return f;
+}
+
+// filters.ToJSON: {"key": {"value": true}}, keys and values in Go's map order (sorted).
+export function filtersJSON(f: Filters): string {
   const out: Record<string, Record<string, boolean>> = {};
   for (const k of [...f.keys()].sort()) out[k] = Object.fromEntries([...f.get(k)!].sort().map((v) => [v, true]));
   return JSON.stringify(out);
+}
+
+/** The image prune filters: the command line's, dangling=true|false, then config.json's pruneFilters. */
+export function pruneFilters(cliFilters: string[], all: boolean, configFilters: string[] = []): string {
+  return filtersJSON(mergePruneFilters(cliFilters, configFilters, [['dangling', String(!all)]]));
 }
 
 /** The report as docker prints it. */
